@@ -1,0 +1,87 @@
+//! HTTP handlers: thin functions from a routed, authenticated request to a response.
+
+pub mod health;
+pub mod tasks;
+
+use crate::error::ApiError;
+use crate::http::{Body, Request};
+use crate::store::StoreError;
+use http::header;
+
+/// The body of a request that must carry JSON: 413 if it was too large, 415 if it is not
+/// declared as JSON. Parsing is left to the domain types.
+pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
+    let bytes = match &request.body {
+        Body::TooLarge => return Err(ApiError::PayloadTooLarge),
+        Body::Complete(bytes) => bytes,
+    };
+    let is_json = request
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(bytes)
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Db(error) => ApiError::from(error),
+            StoreError::NoBetterAuthTable => ApiError::Misconfigured(
+                "user_source is better-auth but the database has no Better Auth \"user\" table"
+                    .into(),
+            ),
+            StoreError::Corrupt(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue, Method};
+
+    fn request(content_type: Option<&str>, body: Body) -> Request {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        }
+        Request::new(Method::POST, "/api/u/tasks", headers, body)
+    }
+
+    #[test]
+    fn accepts_json_with_parameters_in_any_case() {
+        for content_type in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+        ] {
+            let r = request(Some(content_type), Body::Complete(b"{}".to_vec()));
+            assert_eq!(json_body(&r).unwrap(), b"{}");
+        }
+    }
+
+    #[test]
+    fn other_media_types_are_415() {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/jsonx"),
+        ] {
+            let r = request(content_type, Body::Complete(b"{}".to_vec()));
+            assert_eq!(json_body(&r).unwrap_err().status(), 415, "{content_type:?}");
+        }
+    }
+
+    #[test]
+    fn too_large_is_413_whatever_the_type() {
+        let r = request(Some("text/plain"), Body::TooLarge);
+        assert_eq!(json_body(&r).unwrap_err().status(), 413);
+    }
+}

@@ -1,0 +1,227 @@
+//! One request, start to finish: route, configuration, token, ownership, user, handler.
+//! Runtime-independent: the Spin adapter and the native tests both call [`handle`].
+
+use crate::api;
+use crate::auth::{self, Identity};
+use crate::config::{Config, Variables};
+use crate::db::Database;
+use crate::error::{ApiError, AuthError};
+use crate::http::{Request, Response};
+use crate::router::{self, Route};
+use crate::store::{self, UserStatus};
+use crate::time::Timestamp;
+
+/// What a request may use of the outside world.
+pub struct Env<'a> {
+    pub db: &'a dyn Database,
+    pub vars: &'a dyn Variables,
+    pub now: Timestamp,
+}
+
+pub fn handle(request: &Request, env: &Env) -> Response {
+    dispatch(request, env).unwrap_or_else(ApiError::into_response)
+}
+
+fn dispatch(request: &Request, env: &Env) -> Result<Response, ApiError> {
+    match router::route(&request.method, &request.path)? {
+        Route::Health => api::health::health(env.db),
+        Route::Tasks { owner, action } => {
+            let config = Config::load(env.vars)?;
+            let identity = authenticate(request, &config, env.now)?;
+            // Ownership is decided before the database is touched.
+            let user = identity.authorize(&owner)?;
+            match store::ensure_user(env.db, config.user_source, &identity, env.now)? {
+                UserStatus::Known => api::tasks::handle(action, &user, request, env),
+                UserStatus::Unknown => Err(ApiError::Unauthorized(AuthError::UnknownUser)),
+            }
+        }
+    }
+}
+
+fn authenticate(request: &Request, config: &Config, now: Timestamp) -> Result<Identity, ApiError> {
+    let token = auth::extract_token(&request.headers).map_err(ApiError::Unauthorized)?;
+    config
+        .verifier
+        .verify(token, now)
+        .map_err(ApiError::Unauthorized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Body;
+    use crate::test_support::{MemoryDb, SECRET, token_for};
+    use http::{HeaderMap, HeaderValue, Method, header};
+
+    const NOW_SECS: u64 = 1_800_000_000;
+    const VARS: &[(&str, &str)] = &[("better_auth_secret", SECRET)];
+
+    struct Harness {
+        db: MemoryDb,
+        vars: &'static [(&'static str, &'static str)],
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self {
+                db: MemoryDb::new(),
+                vars: VARS,
+            }
+        }
+
+        fn send(
+            &self,
+            method: Method,
+            path: &str,
+            token: Option<&str>,
+            body: Option<&str>,
+        ) -> Response {
+            let mut headers = HeaderMap::new();
+            if let Some(token) = token {
+                headers.insert(
+                    header::AUTHORIZATION,
+                    HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+                );
+            }
+            if body.is_some() {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            let body = Body::Complete(body.unwrap_or("").as_bytes().to_vec());
+            let request = Request::new(method, path, headers, body);
+            let env = Env {
+                db: &self.db,
+                vars: &crate::config::VariableList(self.vars),
+                now: Timestamp::from_micros(NOW_SECS as i64 * 1_000_000),
+            };
+            handle(&request, &env)
+        }
+    }
+
+    fn token(sub: &str) -> String {
+        token_for(sub, NOW_SECS)
+    }
+
+    fn json(response: &Response) -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    #[test]
+    fn health_needs_no_token() {
+        let response = Harness::new().send(Method::GET, "/health", None, None);
+        assert_eq!(response.status(), 200);
+        assert_eq!(json(&response), serde_json::json!({"status": "ok"}));
+    }
+
+    #[test]
+    fn create_then_read_back() {
+        let h = Harness::new();
+        let t = token("alice");
+        let created = h.send(
+            Method::POST,
+            "/api/alice/tasks",
+            Some(&t),
+            Some(r#"{"title":"Buy milk"}"#),
+        );
+        assert_eq!(created.status(), 201);
+        let task = json(&created);
+        let location = format!("/api/alice/tasks/{}", task["id"]);
+        assert_eq!(created.headers()[header::LOCATION], location.as_str());
+        let fetched = h.send(Method::GET, &location, Some(&t), None);
+        assert_eq!(json(&fetched), task);
+        assert_eq!(task["user_id"], "alice");
+        assert_eq!(task["completed"], false);
+        assert!(task["created_at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn another_users_url_is_403_before_any_lookup() {
+        let h = Harness::new();
+        // The database is never touched: no schema exists afterwards.
+        let response = h.send(Method::GET, "/api/bob/tasks/1", Some(&token("alice")), None);
+        assert_eq!(response.status(), 403);
+        assert!(
+            h.db.execute("SELECT 1 FROM tasks", &[]).is_err(),
+            "the 403 must precede any query"
+        );
+    }
+
+    #[test]
+    fn a_foreign_task_id_is_a_plain_404() {
+        let h = Harness::new();
+        let created = h.send(
+            Method::POST,
+            "/api/alice/tasks",
+            Some(&token("alice")),
+            Some(r#"{"title":"x"}"#),
+        );
+        let id = json(&created)["id"].clone();
+        let bob = token("bob");
+        let foreign = h.send(
+            Method::GET,
+            &format!("/api/bob/tasks/{id}"),
+            Some(&bob),
+            None,
+        );
+        let missing = h.send(Method::GET, "/api/bob/tasks/999999", Some(&bob), None);
+        assert_eq!(
+            (foreign.status(), missing.status()),
+            (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+        );
+        assert_eq!(foreign.body(), missing.body());
+    }
+
+    #[test]
+    fn no_token_and_bad_tokens_are_401() {
+        let h = Harness::new();
+        let none = h.send(Method::GET, "/api/alice/tasks", None, None);
+        assert_eq!(none.status(), 401);
+        assert_eq!(none.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let bad = h.send(Method::GET, "/api/alice/tasks", Some("not.a.token"), None);
+        assert_eq!(bad.status(), 401);
+        assert_eq!(
+            bad.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+
+    #[test]
+    fn misconfiguration_is_503_and_accepts_nothing() {
+        let mut h = Harness::new();
+        h.vars = &[("better_auth_secret", "short")];
+        let response = h.send(Method::GET, "/api/alice/tasks", Some(&token("alice")), None);
+        assert_eq!(response.status(), 503);
+        assert!(
+            json(&response)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("better_auth_secret")
+        );
+    }
+
+    #[test]
+    fn impossible_ids_are_404_after_auth() {
+        let h = Harness::new();
+        let t = token("alice");
+        for path in [
+            "/api/alice/tasks/abc",
+            "/api/alice/tasks/0",
+            "/api/alice/tasks/99999999999999999999",
+        ] {
+            assert_eq!(
+                h.send(Method::GET, path, Some(&t), None).status(),
+                404,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            h.send(Method::GET, "/api/alice/tasks/abc", None, None)
+                .status(),
+            401
+        );
+    }
+
+    use http::StatusCode;
+}

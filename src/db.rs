@@ -1,0 +1,97 @@
+//! The database the store talks to: Spin's SQLite interface in the component, rusqlite in native
+//! tests and benchmarks. One call runs one statement, as in Spin.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    Null,
+}
+
+pub type Row = Vec<Value>;
+
+/// Errors as Spin's SQLite interface reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbError {
+    NoSuchDatabase,
+    AccessDenied,
+    InvalidConnection,
+    DatabaseFull,
+    Io(String),
+}
+
+impl DbError {
+    /// SQLite's "no such table: X" (Spin passes the SQLite message through `Io`).
+    pub fn missing_table(&self) -> Option<&str> {
+        match self {
+            Self::Io(message) => message.split("no such table: ").nth(1).map(|rest| {
+                rest.split(|c: char| c.is_whitespace() || c == ')')
+                    .next()
+                    .unwrap_or("")
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchDatabase => f.write_str("no such database"),
+            Self::AccessDenied => f.write_str("access to the database denied"),
+            Self::InvalidConnection => f.write_str("invalid database connection"),
+            Self::DatabaseFull => f.write_str("database full"),
+            Self::Io(message) => write!(f, "database error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+pub trait Database {
+    /// Runs one statement with positional parameters (`?1`, `?2`, …) and returns its rows.
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_owned())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(value: i64) -> Self {
+        Self::Integer(value)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Self::Integer(i64::from(value))
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Self::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_missing_tables() {
+        let error = DbError::Io("no such table: schema_migrations".into());
+        assert_eq!(error.missing_table(), Some("schema_migrations"));
+        let error = DbError::Io("prepare failed: no such table: main.user (code 1)".into());
+        assert_eq!(error.missing_table(), Some("main.user"));
+        assert_eq!(DbError::Io("disk I/O error".into()).missing_table(), None);
+        assert_eq!(DbError::AccessDenied.missing_table(), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! The list endpoint's query string: filter, sort, order and page.
+
+use crate::error::{ApiError, FieldError};
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 100;
+/// A query string longer than this is refused before it is parsed.
+pub const MAX_QUERY_BYTES: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    All,
+    Pending,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Created,
+    Updated,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: StatusFilter,
+    pub sort: SortKey,
+    pub order: SortOrder,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            status: StatusFilter::All,
+            sort: SortKey::Created,
+            order: SortOrder::Desc,
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Parses `status`, `sort`, `order`, `limit` and `offset`. Unknown parameters are ignored;
+    /// a known one given twice, or with a value outside its range, is a 422.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(ApiError::validation("query", "query string is too long"));
+        }
+        let mut status = None;
+        let mut sort = None;
+        let mut order = None;
+        let mut limit = None;
+        let mut offset = None;
+        let mut errors = Vec::new();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (Some(key), Some(value)) = (decode(raw_key), decode(raw_value)) else {
+                errors.push(FieldError::new(
+                    "query",
+                    "is not valid percent-encoded UTF-8",
+                ));
+                continue;
+            };
+            let parsed = match key.as_str() {
+                "status" => set_once(&mut status, parse_status(&value)),
+                "sort" => set_once(&mut sort, parse_sort(&value)),
+                "order" => set_once(&mut order, parse_order(&value)),
+                "limit" => set_once(&mut limit, parse_limit(&value)),
+                "offset" => set_once(&mut offset, parse_offset(&value)),
+                _ => Ok(()),
+            };
+            if let Err(message) = parsed {
+                errors.push(FieldError::new(key, message));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let sort = sort.unwrap_or(SortKey::Created);
+        Ok(Self {
+            status: status.unwrap_or(StatusFilter::All),
+            sort,
+            // Newest first for times, A→Z for titles.
+            order: order.unwrap_or(match sort {
+                SortKey::Title => SortOrder::Asc,
+                SortKey::Created | SortKey::Updated => SortOrder::Desc,
+            }),
+            limit: limit.unwrap_or(DEFAULT_LIMIT),
+            offset: offset.unwrap_or(0),
+        })
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: Result<T, &'static str>) -> Result<(), &'static str> {
+    if slot.is_some() {
+        return Err("must be given at most once");
+    }
+    *slot = Some(value?);
+    Ok(())
+}
+
+fn parse_status(value: &str) -> Result<StatusFilter, &'static str> {
+    match value {
+        "all" => Ok(StatusFilter::All),
+        "pending" => Ok(StatusFilter::Pending),
+        "completed" => Ok(StatusFilter::Completed),
+        _ => Err("must be one of all, pending, completed"),
+    }
+}
+
+fn parse_sort(value: &str) -> Result<SortKey, &'static str> {
+    match value {
+        "created" => Ok(SortKey::Created),
+        "updated" => Ok(SortKey::Updated),
+        "title" => Ok(SortKey::Title),
+        _ => Err("must be one of created, updated, title"),
+    }
+}
+
+fn parse_order(value: &str) -> Result<SortOrder, &'static str> {
+    match value {
+        "asc" => Ok(SortOrder::Asc),
+        "desc" => Ok(SortOrder::Desc),
+        _ => Err("must be asc or desc"),
+    }
+}
+
+fn parse_limit(value: &str) -> Result<u32, &'static str> {
+    const MESSAGE: &str = "must be an integer from 1 to 100";
+    let limit = parse_decimal(value).ok_or(MESSAGE)?;
+    if (1..=u64::from(MAX_LIMIT)).contains(&limit) {
+        Ok(limit as u32)
+    } else {
+        Err(MESSAGE)
+    }
+}
+
+fn parse_offset(value: &str) -> Result<u64, &'static str> {
+    parse_decimal(value)
+        .filter(|offset| i64::try_from(*offset).is_ok())
+        .ok_or("must be a non-negative integer")
+}
+
+/// Plain ASCII digits only: `+5`, ` 5` and `5.0` are not integers here.
+fn parse_decimal(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; the result must be
+/// UTF-8.
+fn decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_fields(query: &str) -> Vec<String> {
+        match ListQuery::parse(query) {
+            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("{query:?} should be invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(ListQuery::parse("").unwrap(), ListQuery::default());
+        let defaults = ListQuery::default();
+        assert_eq!(defaults.order, SortOrder::Desc);
+        assert_eq!(defaults.limit, 50);
+    }
+
+    #[test]
+    fn title_sorts_a_to_z_by_default() {
+        assert_eq!(
+            ListQuery::parse("sort=title").unwrap().order,
+            SortOrder::Asc
+        );
+        assert_eq!(
+            ListQuery::parse("sort=updated").unwrap().order,
+            SortOrder::Desc
+        );
+        assert_eq!(
+            ListQuery::parse("sort=title&order=desc").unwrap().order,
+            SortOrder::Desc
+        );
+    }
+
+    #[test]
+    fn every_parameter() {
+        let q =
+            ListQuery::parse("status=completed&sort=updated&order=asc&limit=100&offset=7").unwrap();
+        assert_eq!(
+            q,
+            ListQuery {
+                status: StatusFilter::Completed,
+                sort: SortKey::Updated,
+                order: SortOrder::Asc,
+                limit: 100,
+                offset: 7
+            }
+        );
+        assert_eq!(
+            ListQuery::parse("status=pending").unwrap().status,
+            StatusFilter::Pending
+        );
+        assert_eq!(
+            ListQuery::parse("status=all").unwrap().status,
+            StatusFilter::All
+        );
+    }
+
+    #[test]
+    fn percent_encoding_is_decoded() {
+        assert_eq!(
+            ListQuery::parse("st%61tus=pending").unwrap().status,
+            StatusFilter::Pending
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        assert_eq!(
+            ListQuery::parse("page=2&_=123&&").unwrap(),
+            ListQuery::default()
+        );
+    }
+
+    #[test]
+    fn bad_values_are_422() {
+        assert_eq!(invalid_fields("status=done"), ["status"]);
+        assert_eq!(invalid_fields("sort=priority"), ["sort"]);
+        assert_eq!(invalid_fields("order=up"), ["order"]);
+        assert_eq!(invalid_fields("status=PENDING"), ["status"]);
+        for limit in [
+            "0",
+            "101",
+            "-1",
+            "abc",
+            "",
+            "1.5",
+            "+5",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                invalid_fields(&format!("limit={limit}")),
+                ["limit"],
+                "{limit}"
+            );
+        }
+        for offset in ["-1", "x", "", "9223372036854775808"] {
+            assert_eq!(
+                invalid_fields(&format!("offset={offset}")),
+                ["offset"],
+                "{offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_at_the_edges() {
+        assert_eq!(ListQuery::parse("limit=1").unwrap().limit, 1);
+        assert_eq!(
+            ListQuery::parse("offset=9223372036854775807")
+                .unwrap()
+                .offset,
+            i64::MAX as u64
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_422() {
+        assert_eq!(invalid_fields("status=all&status=all"), ["status"]);
+        assert_eq!(invalid_fields("limit=5&limit=6"), ["limit"]);
+    }
+
+    #[test]
+    fn overlong_and_undecodable_queries_are_422() {
+        assert_eq!(
+            invalid_fields(&format!("x={}", "a".repeat(MAX_QUERY_BYTES))),
+            ["query"]
+        );
+        assert_eq!(invalid_fields("status=%ff"), ["query"]);
+        assert_eq!(invalid_fields("status=%zz"), ["query"]);
+        assert_eq!(invalid_fields("status=%"), ["query"]);
+    }
+}

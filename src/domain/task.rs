@@ -1,0 +1,141 @@
+//! A task and the values it is made of.
+
+use crate::time::Timestamp;
+use serde::Serialize;
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// A task id as it appears in a URL: a positive integer that fits SQLite's 64-bit rowid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TaskId(i64);
+
+impl TaskId {
+    /// Only ASCII digits are accepted (no sign, no spaces); `None` for anything else, including
+    /// zero and values past `i64::MAX`. Such ids cannot exist, so the caller answers 404.
+    pub fn parse(segment: &str) -> Option<Self> {
+        if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        segment.parse::<i64>().ok().filter(|id| *id > 0).map(Self)
+    }
+
+    pub const fn from_db(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A title: trimmed, 1 to 200 characters (Unicode scalar values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty");
+        }
+        if trimmed.chars().count() > MAX_TITLE_CHARS {
+            return Err("must be at most 200 characters");
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description: any string of at most 1000 characters, kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err("must be at most 1000 characters");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stored task, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_positive_decimal_integers() {
+        assert_eq!(TaskId::parse("1"), Some(TaskId(1)));
+        assert_eq!(TaskId::parse("9223372036854775807"), Some(TaskId(i64::MAX)));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "1e3",
+            "abc",
+            "9223372036854775808",
+            "٣",
+        ] {
+            assert_eq!(TaskId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed() {
+        assert_eq!(
+            TaskTitle::parse("  Buy milk \n").unwrap().as_str(),
+            "Buy milk"
+        );
+    }
+
+    #[test]
+    fn blank_titles_are_rejected() {
+        assert!(TaskTitle::parse("").is_err());
+        assert!(TaskTitle::parse(" \t\n ").is_err());
+    }
+
+    #[test]
+    fn title_length_counts_characters_not_bytes() {
+        assert!(TaskTitle::parse(&"é".repeat(200)).is_ok());
+        assert!(TaskTitle::parse(&"é".repeat(201)).is_err());
+        assert!(TaskTitle::parse(&"🦀".repeat(200)).is_ok());
+        // Surrounding whitespace does not count.
+        assert!(TaskTitle::parse(&format!("  {}  ", "a".repeat(200))).is_ok());
+    }
+
+    #[test]
+    fn description_length_is_limited() {
+        assert!(TaskDescription::parse(&"x".repeat(1000)).is_ok());
+        assert!(TaskDescription::parse(&"x".repeat(1001)).is_err());
+        assert_eq!(
+            TaskDescription::parse(" keep  spaces ").unwrap().as_str(),
+            " keep  spaces "
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! task-api: a per-user task REST API as a Spin HTTP component.
+//!
+//! Everything but [`spin_adapter`] is plain Rust that runs (and is unit-tested) natively; the
+//! adapter connects it to Spin's WASI HTTP, SQLite and variables interfaces.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod migrations;
+pub mod router;
+pub mod store;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod spin_adapter;
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,115 @@
+//! Schema migrations, applied by the component itself: Spin clouds, SpinKube and Turso have no
+//! migration step. Each file is idempotent and records its own version in `schema_migrations`.
+
+use crate::db::{Database, DbError};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_create_tasks.sql",
+    sql: include_str!("../migrations/0001_create_tasks.sql"),
+}];
+
+/// The schema version this build expects.
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// Applies every migration newer than `current`. Spin runs one statement per call and shares
+/// one connection between concurrent requests, so a migration cannot be one transaction; it is
+/// safe because every statement is idempotent, and concurrent appliers converge.
+pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for statement in statements(migration.sql) {
+            db.execute(statement, &[])?;
+        }
+    }
+    Ok(())
+}
+
+/// Splits a migration into statements at `;` outside quotes and comments. Comment-only
+/// fragments are dropped.
+pub fn statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut has_code = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'\'' | b'"') => {
+                has_code = true;
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+            }
+            b';' => {
+                if has_code {
+                    out.push(sql[start..=i].trim());
+                }
+                start = i + 1;
+                has_code = false;
+            }
+            c if !c.is_ascii_whitespace() => has_code = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    if has_code {
+        out.push(sql[start..].trim());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements_outside_quotes_and_comments() {
+        let sql = "-- a; comment\nCREATE TABLE t (x TEXT DEFAULT ';');\n\nINSERT INTO t VALUES ('a;b'); -- tail;\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "-- a; comment\nCREATE TABLE t (x TEXT DEFAULT ';');",
+                "INSERT INTO t VALUES ('a;b');"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_file_in_migrations_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, listed);
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1);
+            assert!(
+                migration
+                    .name
+                    .starts_with(&format!("{:04}_", migration.version))
+            );
+            let record = format!("VALUES ({}, ", migration.version);
+            assert!(
+                migration.sql.contains(&record),
+                "{} must record its version",
+                migration.name
+            );
+        }
+    }
+}

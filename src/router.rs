@@ -1,0 +1,227 @@
+//! Method + path → route. Unknown paths are 404 and wrong methods 405 before any
+//! authentication, since neither reveals anything about anyone's data.
+
+use crate::domain::TaskId;
+use crate::error::ApiError;
+use http::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Tasks {
+        owner: PathUserId,
+        action: TaskAction,
+    },
+}
+
+/// What to do with a user's tasks. An item id that cannot exist (`abc`, `0`, past `i64::MAX`)
+/// is kept as `None`: the request is still authenticated and authorised first, then answers 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskAction {
+    List,
+    Create,
+    Get(Option<TaskId>),
+    Update(Option<TaskId>),
+    Delete(Option<TaskId>),
+    Toggle(Option<TaskId>),
+}
+
+/// The `{user_id}` of a URL, percent-decoded. It only ever gets compared with a verified token's
+/// subject; it never reaches SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathUserId(String);
+
+impl PathUserId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST];
+const ITEM_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
+const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
+const HEALTH_METHODS: &[Method] = &[Method::GET];
+
+/// Longest path segment we look at; longer ones cannot be a user id or a task id we issued.
+const MAX_SEGMENT_BYTES: usize = 512;
+
+pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or("\0").split('/').collect();
+    match segments.as_slice() {
+        ["health"] => match *method {
+            Method::GET => Ok(Route::Health),
+            _ => Err(ApiError::MethodNotAllowed(HEALTH_METHODS)),
+        },
+        ["api", user, "tasks", rest @ ..] => {
+            let owner = PathUserId::decode(user).ok_or(ApiError::NotFound("Route"))?;
+            let action = match rest {
+                [] => match *method {
+                    Method::GET => TaskAction::List,
+                    Method::POST => TaskAction::Create,
+                    _ => return Err(ApiError::MethodNotAllowed(COLLECTION_METHODS)),
+                },
+                [id] if !id.is_empty() => {
+                    let id = TaskId::parse(id);
+                    match *method {
+                        Method::GET => TaskAction::Get(id),
+                        Method::PUT | Method::PATCH => TaskAction::Update(id),
+                        Method::DELETE => TaskAction::Delete(id),
+                        _ => return Err(ApiError::MethodNotAllowed(ITEM_METHODS)),
+                    }
+                }
+                [id, "complete"] if !id.is_empty() => match *method {
+                    Method::PATCH => TaskAction::Toggle(TaskId::parse(id)),
+                    _ => return Err(ApiError::MethodNotAllowed(TOGGLE_METHODS)),
+                },
+                _ => return Err(ApiError::NotFound("Route")),
+            };
+            Ok(Route::Tasks { owner, action })
+        }
+        _ => Err(ApiError::NotFound("Route")),
+    }
+}
+
+impl PathUserId {
+    /// Percent-decodes one segment; `None` if empty, too long, not UTF-8 or holding control
+    /// characters (no token subject we accept has them).
+    fn decode(segment: &str) -> Option<Self> {
+        if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES {
+            return None;
+        }
+        let bytes = segment.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        let decoded = String::from_utf8(out).ok()?;
+        if decoded.chars().any(char::is_control) {
+            return None;
+        }
+        Some(Self(decoded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(method: Method, path: &str) -> Route {
+        route(&method, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    fn status(method: Method, path: &str) -> u16 {
+        route(&method, path).unwrap_err().status().as_u16()
+    }
+
+    fn tasks(owner: &str, action: TaskAction) -> Route {
+        Route::Tasks {
+            owner: PathUserId(owner.into()),
+            action,
+        }
+    }
+
+    fn id(n: i64) -> Option<TaskId> {
+        Some(TaskId::from_db(n))
+    }
+
+    #[test]
+    fn every_route() {
+        assert_eq!(ok(Method::GET, "/health"), Route::Health);
+        assert_eq!(
+            ok(Method::GET, "/api/u1/tasks"),
+            tasks("u1", TaskAction::List)
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/u1/tasks"),
+            tasks("u1", TaskAction::Create)
+        );
+        assert_eq!(
+            ok(Method::GET, "/api/u1/tasks/7"),
+            tasks("u1", TaskAction::Get(id(7)))
+        );
+        assert_eq!(
+            ok(Method::PUT, "/api/u1/tasks/7"),
+            tasks("u1", TaskAction::Update(id(7)))
+        );
+        assert_eq!(
+            ok(Method::PATCH, "/api/u1/tasks/7"),
+            tasks("u1", TaskAction::Update(id(7)))
+        );
+        assert_eq!(
+            ok(Method::DELETE, "/api/u1/tasks/7"),
+            tasks("u1", TaskAction::Delete(id(7)))
+        );
+        assert_eq!(
+            ok(Method::PATCH, "/api/u1/tasks/7/complete"),
+            tasks("u1", TaskAction::Toggle(id(7)))
+        );
+    }
+
+    #[test]
+    fn impossible_task_ids_still_route() {
+        assert_eq!(
+            ok(Method::GET, "/api/u1/tasks/abc"),
+            tasks("u1", TaskAction::Get(None))
+        );
+        assert_eq!(
+            ok(Method::PATCH, "/api/u1/tasks/99999999999999999999/complete"),
+            tasks("u1", TaskAction::Toggle(None))
+        );
+    }
+
+    #[test]
+    fn user_ids_are_percent_decoded() {
+        assert_eq!(
+            ok(Method::GET, "/api/a%7Cb/tasks"),
+            tasks("a|b", TaskAction::List)
+        );
+        assert_eq!(
+            ok(Method::GET, "/api/a%2Fb/tasks"),
+            tasks("a/b", TaskAction::List)
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        for path in [
+            "/",
+            "",
+            "/api",
+            "/api/u1",
+            "/api/u1/tasks/",
+            "/api/u1/tasks/1/",
+            "/api/u1/tasks/1/complete/x",
+            "/api/u1/notes",
+            "/api//tasks",
+            "/api/%zz/tasks",
+            "/api/%ff/tasks",
+            "/api/a%00b/tasks",
+            "/health/",
+            "/HEALTH",
+        ] {
+            assert_eq!(status(Method::GET, path), 404, "{path:?}");
+        }
+        let long = format!("/api/{}/tasks", "u".repeat(MAX_SEGMENT_BYTES + 1));
+        assert_eq!(status(Method::GET, &long), 404);
+    }
+
+    #[test]
+    fn wrong_methods_are_405_with_allow() {
+        assert_eq!(status(Method::DELETE, "/api/u1/tasks"), 405);
+        assert_eq!(status(Method::POST, "/api/u1/tasks/1"), 405);
+        assert_eq!(status(Method::GET, "/api/u1/tasks/1/complete"), 405);
+        assert_eq!(status(Method::POST, "/health"), 405);
+        match route(&Method::PUT, "/api/u1/tasks") {
+            Err(ApiError::MethodNotAllowed(allowed)) => assert_eq!(allowed, COLLECTION_METHODS),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The Spin entry point: WASI HTTP in, WASI HTTP out, Spin SQLite and variables underneath.
+//! Everything else is runtime-independent.
+
+use crate::app::{self, Env};
+use crate::config::Variables;
+use crate::db::{Database, DbError, Row, Value};
+use crate::http::{Body, MAX_BODY_BYTES, Request, Response};
+use crate::time::Timestamp;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::{http_component, sqlite, variables};
+use std::cell::OnceCell;
+
+#[http_component]
+async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
+    let request = read_request(incoming).await;
+    let db = SpinDatabase::default();
+    let response = app::handle(
+        &request,
+        &Env {
+            db: &db,
+            vars: &SpinVariables,
+            now: Timestamp::now(),
+        },
+    );
+    send_response(response_out, response).await;
+}
+
+async fn read_request(incoming: IncomingRequest) -> Request {
+    let method = match incoming.method() {
+        spin_sdk::http::Method::Get => Method::GET,
+        spin_sdk::http::Method::Post => Method::POST,
+        spin_sdk::http::Method::Put => Method::PUT,
+        spin_sdk::http::Method::Patch => Method::PATCH,
+        spin_sdk::http::Method::Delete => Method::DELETE,
+        spin_sdk::http::Method::Head => Method::HEAD,
+        spin_sdk::http::Method::Options => Method::OPTIONS,
+        spin_sdk::http::Method::Connect => Method::CONNECT,
+        spin_sdk::http::Method::Trace => Method::TRACE,
+        spin_sdk::http::Method::Other(other) => {
+            Method::from_bytes(other.as_bytes()).unwrap_or(Method::OPTIONS)
+        }
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in incoming.headers().entries() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let body = read_body(incoming, &headers).await;
+    Request::new(method, &path_and_query, headers, body)
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]: a declared length over the limit is refused unread, and a
+/// stream that runs past it is abandoned, so no request can make the instance hold more.
+async fn read_body(incoming: IncomingRequest, headers: &HeaderMap) -> Body {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Body::TooLarge;
+    }
+    let mut stream = incoming.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Body::TooLarge;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            // A client that hangs up mid-body gets whatever it sent judged as a whole; it is
+            // gone anyway, and a truncated JSON document fails to parse.
+            Err(_) => break,
+        }
+    }
+    Body::Complete(body)
+}
+
+async fn send_response(response_out: ResponseOutparam, response: Response) {
+    let (parts, body) = response.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
+    let outgoing = OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(parts.status.as_u16());
+    if let Err(error) = response_out.set_with_body(outgoing, body).await {
+        eprintln!("could not send the response: {error}");
+    }
+}
+
+/// The `default` database, opened on first use (routes that need no database never open it).
+#[derive(Default)]
+struct SpinDatabase {
+    connection: OnceCell<Result<sqlite::Connection, DbError>>,
+}
+
+impl Database for SpinDatabase {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let connection = self
+            .connection
+            .get_or_init(|| sqlite::Connection::open_default().map_err(db_error))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
+        let result = connection.execute(sql, &params).map_err(db_error)?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| row.values.into_iter().map(from_spin).collect())
+            .collect())
+    }
+}
+
+fn to_spin(value: &Value) -> sqlite::Value {
+    match value {
+        Value::Integer(n) => sqlite::Value::Integer(*n),
+        Value::Real(x) => sqlite::Value::Real(*x),
+        Value::Text(s) => sqlite::Value::Text(s.clone()),
+        Value::Blob(b) => sqlite::Value::Blob(b.clone()),
+        Value::Null => sqlite::Value::Null,
+    }
+}
+
+fn from_spin(value: sqlite::Value) -> Value {
+    match value {
+        sqlite::Value::Integer(n) => Value::Integer(n),
+        sqlite::Value::Real(x) => Value::Real(x),
+        sqlite::Value::Text(s) => Value::Text(s),
+        sqlite::Value::Blob(b) => Value::Blob(b),
+        sqlite::Value::Null => Value::Null,
+    }
+}
+
+fn db_error(error: sqlite::Error) -> DbError {
+    match error {
+        sqlite::Error::NoSuchDatabase => DbError::NoSuchDatabase,
+        sqlite::Error::AccessDenied => DbError::AccessDenied,
+        sqlite::Error::InvalidConnection => DbError::InvalidConnection,
+        sqlite::Error::DatabaseFull => DbError::DatabaseFull,
+        sqlite::Error::Io(message) => DbError::Io(message),
+    }
+}
+
+struct SpinVariables;
+
+impl Variables for SpinVariables {
+    fn get(&self, name: &str) -> Option<String> {
+        variables::get(name).ok()
+    }
+}
