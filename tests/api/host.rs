@@ -1,0 +1,117 @@
+//! What the host does for the component: state that survives a restart, `--sqlite`
+//! migrations, database grants, and the component's world.
+
+use super::support::{Server, TempDir, root};
+use super::tokens::token;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use task_api_host::imports::{component_imports, world_imports};
+use task_api_host::{PROJECT_WORLD, check_targets, componentize::componentize};
+
+#[test]
+fn tasks_survive_a_restart_of_the_host() {
+    let server = Server::start();
+    let t = token("alice");
+    let created: Vec<serde_json::Value> = (0..3)
+        .map(|i| server.create("alice", &format!("persist {i}")))
+        .collect();
+    let toggled = server
+        .toggle("alice", created[1]["id"].as_i64().unwrap(), &t)
+        .json();
+    let state = server.stop();
+
+    let restarted = Server::builder().state(state).start();
+    let listed = restarted.get("/api/alice/tasks?order=asc", &t).json();
+    let expected = json!([created[0], toggled, created[2]]);
+    assert_eq!(listed, expected);
+    // And the restarted host keeps writing to the same database.
+    restarted.create("alice", "after restart");
+    assert_eq!(
+        restarted
+            .get("/api/alice/tasks", &t)
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn sqlite_option_migrates_before_serving_and_the_component_agrees() {
+    let migration = format!(
+        "@{}",
+        root().join("migrations/0001_create_tasks.sql").display()
+    );
+    // Applied twice to show it is idempotent, as `spin up --sqlite` users may do.
+    let server = Server::builder()
+        .sqlite(&migration)
+        .sqlite(&migration)
+        .sqlite("INSERT INTO users (id, email, name, created_at) VALUES ('seeded', NULL, NULL, 0)")
+        .sqlite("INSERT INTO tasks (user_id, title, completed, created_at, updated_at) VALUES ('seeded', 'from --sqlite', 0, 1700000000000000, 1700000000000000)")
+        .start();
+    let listed = server.get("/api/seeded/tasks", &token("seeded")).json();
+    assert_eq!(listed[0]["title"], "from --sqlite");
+    assert_eq!(listed[0]["created_at"], "2023-11-14T22:13:20.000000Z");
+    server.create("seeded", "second");
+    assert_eq!(
+        server
+            .get("/api/seeded/tasks", &token("seeded"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_database_the_manifest_does_not_grant_is_refused() {
+    let manifest_dir = TempDir::new("manifest");
+    let manifest = std::fs::read_to_string(root().join("spin.toml"))
+        .unwrap()
+        .replace(r#"sqlite_databases = ["default"]"#, "sqlite_databases = []");
+    assert!(manifest.contains("sqlite_databases = []"));
+    let path: PathBuf = manifest_dir.path().join("spin.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let server = Server::builder().manifest(path).start();
+    let body = server
+        .get("/api/alice/tasks", &token("alice"))
+        .assert_json_error(503);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sqlite_databases"),
+        "{body}"
+    );
+    server
+        .send(super::client::Request::new("GET", "/health"))
+        .assert_json_error(503);
+    assert!(!server.database().exists(), "no database file was created");
+}
+
+#[test]
+fn the_component_imports_exactly_its_wit_world() {
+    super::support::build_component_once();
+    let module = std::fs::read(root().join("target/wasm32-wasip1/release/task_api.wasm")).unwrap();
+    let component = componentize(&module, "task_api.wasm").unwrap();
+    let wit = root().join("wit");
+    check_targets(&component, &wit, PROJECT_WORLD).expect("the component fits wit/");
+    let imported: BTreeSet<String> = component_imports(&component).unwrap().into_iter().collect();
+    let declared: BTreeSet<String> = world_imports(&wit, PROJECT_WORLD)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        imported, declared,
+        "wit/ declares exactly what the component imports"
+    );
+    assert!(imported.contains("fermyon:spin/sqlite@2.0.0"));
+    assert!(
+        !imported
+            .iter()
+            .any(|i| i.starts_with("wasi:sockets") || i.contains("outgoing-handler"))
+    );
+}

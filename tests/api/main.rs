@@ -1,0 +1,13 @@
+//! Integration tests: the real compiled component, served by the project's Spin-compatible
+//! host, driven over HTTP as a client would. One test binary, so the component is compiled once.
+
+mod client;
+mod support;
+mod tokens;
+
+mod auth;
+mod concurrency;
+mod host;
+mod routes;
+mod users;
+mod validation;

@@ -1,0 +1,100 @@
+//! The two user sources: `auto` records users from tokens, `better-auth` requires them in
+//! Better Auth's own `user` table.
+
+use super::support::Server;
+use super::tokens::{now, token, with_claims};
+use serde_json::json;
+
+/// Better Auth's `user` table as its SQLite adapter creates it.
+const BETTER_AUTH_USER_TABLE: &str = r#"CREATE TABLE "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null)"#;
+
+fn query(server: &Server, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+    let connection = rusqlite::Connection::open(server.database()).unwrap();
+    let mut statement = connection.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    statement
+        .query_map([], |row| (0..columns).map(|i| row.get(i)).collect())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn auto_mode_records_a_user_on_first_sight() {
+    use rusqlite::types::Value::{Null, Text};
+    let server = Server::start();
+    assert_eq!(server.get("/api/dana/tasks", &token("dana")).status, 200);
+    assert_eq!(server.get("/api/dana/tasks", &token("dana")).status, 200);
+    let anonymous = with_claims(json!({"sub": "eve", "exp": now() + 900}));
+    assert_eq!(server.get("/api/eve/tasks", &anonymous).status, 200);
+    let users = query(&server, "SELECT id, email, name FROM users ORDER BY id");
+    assert_eq!(
+        users,
+        vec![
+            vec![
+                Text("dana".into()),
+                Text("dana@example.com".into()),
+                Text("dana".into())
+            ],
+            vec![Text("eve".into()), Null, Null],
+        ]
+    );
+}
+
+#[test]
+fn better_auth_mode_accepts_only_users_in_its_table() {
+    let server = Server::builder()
+        .variable("user_source", "better-auth")
+        .sqlite(BETTER_AUTH_USER_TABLE)
+        .sqlite(r#"INSERT INTO "user" VALUES ('ba_user_1', 'Ann', 'ann@example.com', 1, NULL, '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')"#)
+        .start();
+    let known = server.post(
+        "/api/ba_user_1/tasks",
+        &token("ba_user_1"),
+        json!({"title": "from Better Auth"}),
+    );
+    assert_eq!(known.status, 201, "{}", known.text());
+    assert_eq!(
+        server
+            .get("/api/ba_user_1/tasks", &token("ba_user_1"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let stranger = server.get("/api/ghost/tasks", &token("ghost"));
+    stranger.assert_json_error(401);
+    assert_eq!(
+        stranger.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert!(
+        query(&server, "SELECT id FROM users").is_empty(),
+        "better-auth mode records nobody"
+    );
+}
+
+#[test]
+fn better_auth_mode_without_its_table_is_503() {
+    let server = Server::builder()
+        .variable("user_source", "better-auth")
+        .start();
+    let body = server
+        .get("/api/ann/tasks", &token("ann"))
+        .assert_json_error(503);
+    assert!(body["detail"].as_str().unwrap().contains("user"), "{body}");
+}
+
+#[test]
+fn an_unknown_user_source_is_503() {
+    let server = Server::builder().variable("user_source", "ldap").start();
+    let body = server
+        .get("/api/ann/tasks", &token("ann"))
+        .assert_json_error(503);
+    assert!(
+        body["detail"].as_str().unwrap().contains("user_source"),
+        "{body}"
+    );
+}
