@@ -134,8 +134,7 @@ impl Server {
             .unwrap()
             .shutdown()
             .expect("clean shutdown");
-        let state = std::mem::replace(&mut self.state, TempDir::new("unused"));
-        state
+        std::mem::replace(&mut self.state, TempDir::new("unused"))
     }
 
     pub fn send(&self, request: Request) -> Response {

@@ -1,0 +1,362 @@
+//! The `task-api-host` command line, parsed by hand (two subcommands, a handful of flags).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use crate::component_build::build_manifest;
+use crate::host::{HostOptions, start};
+use crate::manifest::Manifest;
+
+pub const USAGE: &str = "\
+task-api-host: a small Spin-compatible host for the task-api component
+
+Usage:
+  task-api-host up [OPTIONS]     build the component if stale, then serve it (like `spin build --up`)
+  task-api-host build [--from FILE]   run the manifest's build command(s)
+  task-api-host --help
+
+Options for `up`:
+  -f, --from FILE        manifest to serve (default: spin.toml in this or a parent directory)
+      --listen ADDR      address to listen on (default: 127.0.0.1:3000)
+      --state-dir DIR    state directory: SQLite database and logs (default: .spin beside the manifest)
+      --sqlite SQL       run SQL against the default database before serving; @FILE reads it
+                         from a file (repeatable, run in order)
+      --variable K=V     set application variable K (repeatable; @FILE.json sets several);
+                         SPIN_VARIABLE_<K> in the environment takes precedence
+      --quiet            do not echo the component's stdout/stderr (still logged to files)
+      --build            build before serving (the default)
+      --no-build         serve the existing wasm without building
+  -h, --help             print this help
+";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Up(UpArgs),
+    Build { from: Option<PathBuf> },
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpArgs {
+    pub from: Option<PathBuf>,
+    pub listen: String,
+    pub state_dir: Option<PathBuf>,
+    pub sqlite: Vec<String>,
+    /// Raw `--variable` values: `k=v` or `@file.json`.
+    pub variables: Vec<String>,
+    pub quiet: bool,
+    pub build: bool,
+}
+
+impl Default for UpArgs {
+    fn default() -> Self {
+        UpArgs {
+            from: None,
+            listen: "127.0.0.1:3000".to_string(),
+            state_dir: None,
+            sqlite: Vec::new(),
+            variables: Vec::new(),
+            quiet: false,
+            build: true,
+        }
+    }
+}
+
+/// Splits `--flag=value` and takes the value of `--flag value`.
+fn take_value(
+    flag: &str,
+    inline: Option<String>,
+    rest: &mut impl Iterator<Item = String>,
+) -> Result<String, String> {
+    inline
+        .or_else(|| rest.next())
+        .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+}
+
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let mut it = args.iter().cloned();
+    let sub = match it.next() {
+        None => return Ok(Command::Help),
+        Some(s) => s,
+    };
+    match sub.as_str() {
+        "-h" | "--help" | "help" => Ok(Command::Help),
+        "up" => {
+            let mut up = UpArgs::default();
+            while let Some(arg) = it.next() {
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                    _ => (arg.clone(), None),
+                };
+                match flag.as_str() {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "-f" | "--from" => up.from = Some(take_value(&flag, inline, &mut it)?.into()),
+                    "--listen" => up.listen = take_value(&flag, inline, &mut it)?,
+                    "--state-dir" => {
+                        up.state_dir = Some(take_value(&flag, inline, &mut it)?.into())
+                    }
+                    "--sqlite" => up.sqlite.push(take_value(&flag, inline, &mut it)?),
+                    "--variable" => up.variables.push(take_value(&flag, inline, &mut it)?),
+                    "--quiet" | "-q" => up.quiet = true,
+                    "--build" => up.build = true,
+                    "--no-build" => up.build = false,
+                    other => return Err(format!("unknown option '{other}' for up (see --help)")),
+                }
+            }
+            Ok(Command::Up(up))
+        }
+        "build" => {
+            let mut from = None;
+            while let Some(arg) = it.next() {
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                    _ => (arg.clone(), None),
+                };
+                match flag.as_str() {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "-f" | "--from" => from = Some(take_value(&flag, inline, &mut it)?.into()),
+                    other => {
+                        return Err(format!("unknown option '{other}' for build (see --help)"));
+                    }
+                }
+            }
+            Ok(Command::Build { from })
+        }
+        other => Err(format!("unknown command '{other}' (see --help)")),
+    }
+}
+
+/// `--from` as given (a file or a directory holding spin.toml), else the nearest spin.toml.
+pub fn manifest_path(from: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(from) = from {
+        return Ok(if from.is_dir() {
+            from.join("spin.toml")
+        } else {
+            from.to_path_buf()
+        });
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join("spin.toml");
+        if candidate.is_file() {
+            // Keep it relative when it is here, so messages stay short.
+            return Ok(if dir == cwd {
+                PathBuf::from("spin.toml")
+            } else {
+                candidate
+            });
+        }
+    }
+    anyhow::bail!(
+        "no spin.toml in {} or its parents (pass --from FILE)",
+        cwd.display()
+    )
+}
+
+pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| anyhow::anyhow!("--listen {s}: not an address like 127.0.0.1:3000"))
+}
+
+/// Expands `--variable` arguments into name/value pairs, in order.
+pub fn parse_variables(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for arg in raw {
+        if let Some(file) = arg.strip_prefix('@') {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                anyhow::anyhow!(
+                    "--variable @{file}: cannot read file: {}",
+                    crate::io_message(&e)
+                )
+            })?;
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--variable @{file}: not a JSON object: {e}"))?;
+            for (k, v) in map {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => anyhow::bail!("--variable @{file}: value of '{k}' must be a string"),
+                };
+                out.push((k, v));
+            }
+        } else {
+            let (k, v) = arg
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--variable {arg}: expected NAME=VALUE"))?;
+            out.push((k.trim().to_string(), v.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the command line; the caller prints the error as `Error: …`.
+pub fn main(args: Vec<String>) -> anyhow::Result<()> {
+    let command = parse(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Command::Build { from } => {
+            let manifest = Manifest::load(&manifest_path(from.as_deref())?)?;
+            build_manifest(&manifest)
+        }
+        Command::Up(up) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| anyhow::anyhow!("cannot start a tokio runtime: {e}"))?;
+            runtime.block_on(run_up(up))
+        }
+    }
+}
+
+async fn run_up(up: UpArgs) -> anyhow::Result<()> {
+    let manifest_path = manifest_path(up.from.as_deref())?;
+    let listen = parse_listen(&up.listen)?;
+    let variables = parse_variables(&up.variables)?;
+    if up.build {
+        let manifest = Manifest::load(&manifest_path)?;
+        // A build can take minutes; find out now that the port is taken, not after it.
+        std::net::TcpListener::bind(listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {}", crate::io_message(&e)))?;
+        tokio::task::spawn_blocking(move || build_manifest(&manifest))
+            .await
+            .map_err(|e| anyhow::anyhow!("build failed: {e}"))??;
+    }
+    let mut opts = HostOptions::new(&manifest_path);
+    opts.listen = listen;
+    opts.state_dir = up.state_dir;
+    opts.variables = variables;
+    opts.use_env = true;
+    opts.sqlite = up.sqlite;
+    opts.quiet = up.quiet;
+    opts.log_requests = true;
+    let host = start(opts).await?;
+
+    println!(
+        "Logging component stdio to {:?}",
+        host.state_dir().join("logs")
+    );
+    println!();
+    println!("Serving {}", host.url());
+    println!("Available Routes:");
+    for route in host.routes() {
+        let suffix = if route.wildcard { " (wildcard)" } else { "" };
+        println!("  {}: {}{suffix}", route.component, route.url);
+    }
+
+    shutdown_signal().await;
+    eprintln!("Shutting down");
+    host.shutdown().await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_up_with_repeatable_flags() {
+        let cmd = parse(&args(
+            "up --from x/spin.toml --listen=0.0.0.0:8080 --state-dir /tmp/s --sqlite @a.sql --sqlite SELECT --variable a=1 --variable=b=2 --quiet --no-build",
+        ))
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Command::Up(UpArgs {
+                from: Some("x/spin.toml".into()),
+                listen: "0.0.0.0:8080".into(),
+                state_dir: Some("/tmp/s".into()),
+                sqlite: vec!["@a.sql".into(), "SELECT".into()],
+                variables: vec!["a=1".into(), "b=2".into()],
+                quiet: true,
+                build: false,
+            })
+        );
+        assert_eq!(parse(&args("up")).unwrap(), Command::Up(UpArgs::default()));
+        assert_eq!(
+            parse(&args("build -f a.toml")).unwrap(),
+            Command::Build {
+                from: Some("a.toml".into())
+            }
+        );
+        assert_eq!(parse(&args("--help")).unwrap(), Command::Help);
+        assert_eq!(parse(&args("up --help")).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn rejects_unknown_things() {
+        assert!(
+            parse(&args("down"))
+                .unwrap_err()
+                .contains("unknown command 'down'")
+        );
+        assert!(
+            parse(&args("up --frobnicate"))
+                .unwrap_err()
+                .contains("'--frobnicate'")
+        );
+        assert!(
+            parse(&args("up --listen"))
+                .unwrap_err()
+                .contains("--listen needs a value")
+        );
+    }
+
+    #[test]
+    fn variables_from_pairs_and_json_files() {
+        let file =
+            std::env::temp_dir().join(format!("task-api-host-vars-{}.json", std::process::id()));
+        std::fs::write(&file, r#"{"x": "1", "y": 2}"#).unwrap();
+        let vars = parse_variables(&["a=b=c".to_string(), format!("@{}", file.display())]).unwrap();
+        assert_eq!(
+            vars,
+            vec![
+                ("a".to_string(), "b=c".to_string()),
+                ("x".to_string(), "1".to_string()),
+                ("y".to_string(), "2".to_string()),
+            ]
+        );
+        assert!(parse_variables(&["novalue".to_string()]).is_err());
+        std::fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("127.0.0.1:3000").unwrap(),
+            "127.0.0.1:3000".parse().unwrap()
+        );
+        assert!(parse_listen("nonsense").is_err());
+    }
+}

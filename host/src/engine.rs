@@ -1,0 +1,149 @@
+//! The wasmtime engine, shared by every host in the process, and a cache of compiled components
+//! so that a test binary starting many servers compiles the component once.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::bindings;
+use crate::state::{MAX_GUEST_MEMORY, RequestState};
+
+/// How often the epoch advances: the granularity of guest yields and of the request timeout.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Concurrent instances the pool holds: far more than two cores serve at once.
+const MAX_INSTANCES: u32 = 1000;
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Epochs let a long-running guest yield to the executor and be stopped at its deadline.
+    config.epoch_interruption(true);
+    config
+}
+
+fn pooling_config() -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    // A componentized wasip1 module instantiates several core modules (main module, adapter,
+    // shims), each possibly with a table; size the totals for that, per component instance.
+    pool.total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 8)
+        .total_memories(MAX_INSTANCES)
+        .total_tables(MAX_INSTANCES * 8)
+        .total_stacks(MAX_INSTANCES)
+        .max_memory_size(MAX_GUEST_MEMORY)
+        // Keep a few recently used slots warm; they are what makes instantiation cheap.
+        .max_unused_warm_slots(32);
+    let mut config = base_config();
+    // Each slot reserves only what a guest may use (plus the guard), not the 4 GiB that would
+    // elide bounds checks: a thousand 4 GiB slots is terabytes of address space.
+    config.memory_reservation(MAX_GUEST_MEMORY as u64);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+fn pooling_wanted() -> bool {
+    // A switch for measuring the allocator's effect, and an escape hatch where the pool's
+    // virtual-memory reservation is not available.
+    std::env::var("TASK_API_HOST_POOLING").map_or(true, |v| v != "0")
+}
+
+/// The process-wide engine. Its epoch ticker thread lives as long as the process.
+pub fn engine() -> anyhow::Result<&'static Engine> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let engine = if pooling_wanted() {
+            // The pool reserves address space up front; fall back to on-demand allocation where
+            // that is refused (e.g. under a tight `ulimit -v`).
+            Engine::new(&pooling_config()).or_else(|_| Engine::new(&base_config()))
+        } else {
+            Engine::new(&base_config())
+        }
+        .map_err(|e| format!("cannot create the wasm engine: {e}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+        Ok(engine)
+    });
+    engine.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct CacheKey {
+    hash: u64,
+    len: usize,
+}
+
+impl CacheKey {
+    fn of(bytes: &[u8]) -> CacheKey {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        CacheKey {
+            hash: h.finish(),
+            len: bytes.len(),
+        }
+    }
+}
+
+/// Compiles component bytes, or returns the earlier compilation of the same bytes.
+///
+/// Compiling takes most of a second; this is blocking work, call it off the async executor.
+pub fn compile(bytes: &[u8], what: &str) -> anyhow::Result<Component> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Component>>> = OnceLock::new();
+    let engine = engine()?;
+    let key = CacheKey::of(bytes);
+    // Held while compiling: concurrent starts of the same component wait for one compilation
+    // instead of each doing their own.
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(component) = cache.get(&key) {
+        return Ok(component.clone());
+    }
+    let component = Component::new(engine, bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot compile {what}: {}",
+            crate::one_line_chain(&e.into())
+        )
+    })?;
+    cache.insert(key, component.clone());
+    Ok(component)
+}
+
+/// Links WASI p2, `wasi:http` and the Spin interfaces, and pre-instantiates `component`.
+pub fn pre_instantiate(
+    component: &Component,
+    what: &str,
+) -> anyhow::Result<ProxyPre<RequestState>> {
+    let mut linker: Linker<RequestState> = Linker::new(engine()?);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    bindings::sqlite::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+    bindings::variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        anyhow::anyhow!(
+            "{what} cannot be linked: {}",
+            crate::one_line_chain(&e.into())
+        )
+    })?;
+    ProxyPre::new(pre).map_err(|e| {
+        anyhow::anyhow!(
+            "{what} is not an HTTP component (it must export wasi:http/incoming-handler): {}",
+            crate::one_line_chain(&e.into())
+        )
+    })
+}

@@ -1,0 +1,452 @@
+//! `fermyon:spin/sqlite@2.0.0` with the semantics of Spin's `sqlite-inproc`: one connection per
+//! database label, shared by every request behind a mutex, opened lazily with SQLite's defaults
+//! (the component's migrations choose journal mode and synchronous level).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use wasmtime::component::Resource;
+
+use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::state::RequestState;
+
+/// The label every Spin application gets without runtime configuration.
+pub const DEFAULT_LABEL: &str = "default";
+
+/// Caps on one `execute` result, so a runaway query becomes an `io` error for the guest instead
+/// of exhausting the host's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultLimits {
+    pub max_rows: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for ResultLimits {
+    fn default() -> Self {
+        ResultLimits {
+            max_rows: 100_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One open database: the single connection all requests share.
+pub struct Database {
+    label: String,
+    conn: Mutex<rusqlite::Connection>,
+}
+
+/// What a guest's `connection` resource points to.
+pub struct ConnectionHandle {
+    db: Arc<Database>,
+}
+
+/// The databases of one running host, opened on first use.
+pub struct Databases {
+    state_dir: PathBuf,
+    open: Mutex<HashMap<String, Arc<Database>>>,
+    limits: ResultLimits,
+}
+
+/// A component's view of the databases: only the labels its manifest entry lists.
+pub struct SqliteAccess {
+    allowed: Vec<String>,
+    databases: Arc<Databases>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the connection itself intact; keep serving.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn io(e: impl std::fmt::Display) -> Error {
+    Error::Io(e.to_string())
+}
+
+impl Databases {
+    pub fn new(state_dir: &Path, limits: ResultLimits) -> Databases {
+        Databases {
+            state_dir: state_dir.to_path_buf(),
+            open: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    pub fn default_path(&self) -> PathBuf {
+        self.state_dir.join("sqlite_db.db")
+    }
+
+    /// Opens (or returns the already open) database for `label`. Without runtime
+    /// configuration only `default` exists, as in Spin.
+    pub fn get(&self, label: &str) -> Result<Arc<Database>, Error> {
+        if label != DEFAULT_LABEL {
+            return Err(Error::NoSuchDatabase);
+        }
+        let mut open = lock(&self.open);
+        if let Some(db) = open.get(label) {
+            return Ok(db.clone());
+        }
+        let conn = rusqlite::Connection::open(self.default_path()).map_err(io)?;
+        let db = Arc::new(Database {
+            label: label.to_string(),
+            conn: Mutex::new(conn),
+        });
+        open.insert(label.to_string(), db.clone());
+        Ok(db)
+    }
+
+    /// `spin up --sqlite`: a statement batch, or `@file` holding one, run against `default`.
+    pub fn run_startup_sql(&self, arg: &str) -> anyhow::Result<()> {
+        let (what, sql) = match arg.strip_prefix('@') {
+            Some(file) => {
+                let sql = std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--sqlite @{file}: cannot read file: {}",
+                        crate::io_message(&e)
+                    )
+                })?;
+                (format!("--sqlite @{file}"), sql)
+            }
+            None => ("--sqlite statement".to_string(), arg.to_string()),
+        };
+        let db = self.get(DEFAULT_LABEL).map_err(|e| {
+            anyhow::anyhow!("{what}: cannot open the default database: {}", describe(&e))
+        })?;
+        lock(&db.conn)
+            .execute_batch(&sql)
+            .map_err(|e| anyhow::anyhow!("{what} failed: {}", one_line(&e.to_string())))
+    }
+
+    pub fn limits(&self) -> ResultLimits {
+        self.limits
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A readable rendering of a guest-facing error, for host messages.
+pub fn describe(e: &Error) -> String {
+    match e {
+        Error::NoSuchDatabase => "no such database".to_string(),
+        Error::AccessDenied => "access denied".to_string(),
+        Error::InvalidConnection => "invalid connection".to_string(),
+        Error::DatabaseFull => "database full".to_string(),
+        Error::Io(m) => m.clone(),
+    }
+}
+
+impl SqliteAccess {
+    pub fn new(allowed: Vec<String>, databases: Arc<Databases>) -> SqliteAccess {
+        SqliteAccess { allowed, databases }
+    }
+
+    /// `connection.open`: labels the component did not declare are denied before anything else,
+    /// so a component cannot probe which databases exist.
+    pub fn open(&self, label: &str) -> Result<Arc<Database>, Error> {
+        if !self.allowed.iter().any(|l| l == label) {
+            return Err(Error::AccessDenied);
+        }
+        self.databases.get(label)
+    }
+
+    pub fn limits(&self) -> ResultLimits {
+        self.databases.limits()
+    }
+}
+
+impl Database {
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// `connection.execute`: exactly one statement, parameters bound positionally.
+    pub fn execute(
+        &self,
+        statement: &str,
+        parameters: Vec<Value>,
+        limits: ResultLimits,
+    ) -> Result<QueryResult, Error> {
+        let conn = lock(&self.conn);
+        let mut stmt = conn.prepare_cached(statement).map_err(io)?;
+        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+        let ncols = columns.len();
+        let params = parameters.into_iter().map(to_sql);
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
+        let mut out = Vec::new();
+        let mut bytes: usize = columns.iter().map(String::len).sum();
+        while let Some(row) = rows.next().map_err(io)? {
+            if out.len() >= limits.max_rows {
+                return Err(Error::Io(format!(
+                    "query result too large: more than {} rows",
+                    limits.max_rows
+                )));
+            }
+            let mut values = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                let value = from_sql(row.get_ref(i).map_err(io)?);
+                bytes = bytes.saturating_add(value_size(&value));
+                values.push(value);
+            }
+            if bytes > limits.max_bytes {
+                return Err(Error::Io(format!(
+                    "query result too large: more than {} bytes",
+                    limits.max_bytes
+                )));
+            }
+            out.push(RowResult { values });
+        }
+        Ok(QueryResult { columns, rows: out })
+    }
+}
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Text(s) => s.len(),
+        Value::Blob(b) => b.len(),
+        Value::Integer(_) | Value::Real(_) | Value::Null => 8,
+    }
+}
+
+pub fn to_sql(v: Value) -> SqlValue {
+    match v {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(f) => SqlValue::Real(f),
+        Value::Text(s) => SqlValue::Text(s),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+pub fn from_sql(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        // SQLite does not enforce UTF-8 in TEXT; a guest must still receive a valid string.
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Null => Value::Null,
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::Io(format!("sqlite task failed: {e}"))))
+}
+
+impl sqlite::Host for RequestState {}
+
+impl sqlite::HostConnection for RequestState {
+    async fn open(&mut self, database: String) -> Result<Resource<ConnectionHandle>, Error> {
+        let app = self.app.clone();
+        let db = blocking(move || app.sqlite.open(&database)).await?;
+        self.table
+            .push(ConnectionHandle { db })
+            .map_err(|e| Error::Io(e.to_string()))
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<ConnectionHandle>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<QueryResult, Error> {
+        let db = self
+            .table
+            .get(&conn)
+            .map_err(|_| Error::InvalidConnection)?
+            .db
+            .clone();
+        let limits = self.app.sqlite.limits();
+        blocking(move || db.execute(&statement, parameters, limits)).await
+    }
+
+    async fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("task-api-host-sqlite-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn access(tag: &str, labels: &[&str], limits: ResultLimits) -> (SqliteAccess, PathBuf) {
+        let dir = temp_dir(tag);
+        let dbs = Arc::new(Databases::new(&dir, limits));
+        (
+            SqliteAccess::new(labels.iter().map(|s| s.to_string()).collect(), dbs),
+            dir,
+        )
+    }
+
+    #[test]
+    fn undeclared_label_is_access_denied_and_unknown_label_no_such_database() {
+        let (none, d1) = access("denied", &[], ResultLimits::default());
+        assert!(matches!(none.open("default"), Err(Error::AccessDenied)));
+        assert!(matches!(none.open("other"), Err(Error::AccessDenied)));
+        let (some, d2) = access("nosuch", &["default", "other"], ResultLimits::default());
+        assert!(matches!(some.open("other"), Err(Error::NoSuchDatabase)));
+        assert!(some.open("default").is_ok());
+        assert!(
+            d2.join("sqlite_db.db").exists(),
+            "default database file created in state dir"
+        );
+        assert!(
+            !d1.join("sqlite_db.db").exists(),
+            "denied open must not create the file"
+        );
+        std::fs::remove_dir_all(d1).unwrap();
+        std::fs::remove_dir_all(d2).unwrap();
+    }
+
+    #[test]
+    fn one_shared_connection_per_label() {
+        let (a, dir) = access("shared", &["default"], ResultLimits::default());
+        let x = a.open("default").unwrap();
+        let y = a.open("default").unwrap();
+        assert!(Arc::ptr_eq(&x, &y));
+        // A temp table lives in its connection only: visible through the second handle.
+        x.execute("CREATE TEMP TABLE t (v)", vec![], a.limits())
+            .unwrap();
+        y.execute("INSERT INTO t VALUES (1)", vec![], a.limits())
+            .unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn values_round_trip_in_both_directions() {
+        let (a, dir) = access("values", &["default"], ResultLimits::default());
+        let db = a.open("default").unwrap();
+        let l = a.limits();
+        db.execute("CREATE TABLE v (i, r, t, b, n)", vec![], l)
+            .unwrap();
+        let inserted = db
+            .execute(
+                "INSERT INTO v VALUES (?, ?, ?, ?, ?) RETURNING i, r, t, b, n, typeof(n)",
+                vec![
+                    Value::Integer(i64::MIN),
+                    Value::Real(1.5),
+                    Value::Text("héllo".into()),
+                    Value::Blob(vec![0, 255, 7]),
+                    Value::Null,
+                ],
+                l,
+            )
+            .unwrap();
+        assert_eq!(inserted.columns, vec!["i", "r", "t", "b", "n", "typeof(n)"]);
+        assert_eq!(inserted.rows.len(), 1);
+        let v = &inserted.rows[0].values;
+        assert!(matches!(v[0], Value::Integer(i64::MIN)));
+        assert!(matches!(v[1], Value::Real(r) if r == 1.5));
+        assert!(matches!(&v[2], Value::Text(s) if s == "héllo"));
+        assert!(matches!(&v[3], Value::Blob(b) if b == &[0, 255, 7]));
+        assert!(matches!(v[4], Value::Null));
+        assert!(matches!(&v[5], Value::Text(s) if s == "null"));
+
+        let empty = db
+            .execute("SELECT * FROM v WHERE i = ?", vec![Value::Integer(3)], l)
+            .unwrap();
+        assert_eq!(empty.columns.len(), 5);
+        assert!(empty.rows.is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sqlite_errors_become_io_and_one_statement_per_execute() {
+        let (a, dir) = access("errors", &["default"], ResultLimits::default());
+        let db = a.open("default").unwrap();
+        let l = a.limits();
+        match db.execute("SELEKT 1", vec![], l) {
+            Err(Error::Io(m)) => assert!(m.contains("syntax error"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            db.execute("SELECT 1; SELECT 2", vec![], l),
+            Err(Error::Io(_))
+        ));
+        assert!(matches!(
+            db.execute("SELECT ?", vec![], l),
+            Err(Error::Io(_))
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn result_size_limits_give_io_errors() {
+        let limits = ResultLimits {
+            max_rows: 10,
+            max_bytes: 1000,
+        };
+        let (a, dir) = access("limits", &["default"], limits);
+        let db = a.open("default").unwrap();
+        let rows = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) SELECT x FROM n";
+        assert_eq!(
+            db.execute(rows, vec![Value::Integer(10)], limits)
+                .unwrap()
+                .rows
+                .len(),
+            10
+        );
+        match db.execute(rows, vec![Value::Integer(11)], limits) {
+            Err(Error::Io(m)) => assert!(m.contains("more than 10 rows"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match db.execute("SELECT zeroblob(2000)", vec![], limits) {
+            Err(Error::Io(m)) => assert!(m.contains("more than 1000 bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn startup_sql_runs_batches_and_reports_failures_in_one_line() {
+        let dir = temp_dir("startup");
+        let dbs = Databases::new(&dir, ResultLimits::default());
+        dbs.run_startup_sql("CREATE TABLE a (x); INSERT INTO a VALUES (1);")
+            .unwrap();
+        let file = dir.join("init.sql");
+        std::fs::write(
+            &file,
+            "INSERT INTO a VALUES (2);\nINSERT INTO a VALUES (3);",
+        )
+        .unwrap();
+        dbs.run_startup_sql(&format!("@{}", file.display()))
+            .unwrap();
+        let db = dbs.get(DEFAULT_LABEL).unwrap();
+        let r = db
+            .execute("SELECT count(*) FROM a", vec![], dbs.limits())
+            .unwrap();
+        assert!(matches!(r.rows[0].values[0], Value::Integer(3)));
+
+        let e = dbs
+            .run_startup_sql("CREATE TABLE a (x)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--sqlite statement failed: "), "{e}");
+        assert!(e.contains("already exists"), "{e}");
+        let e = dbs
+            .run_startup_sql("@/no/such/file.sql")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--sqlite @/no/such/file.sql: cannot read file"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
