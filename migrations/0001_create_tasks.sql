@@ -23,7 +23,12 @@ CREATE TABLE IF NOT EXISTS tasks (
     description TEXT CHECK (description IS NULL OR length(description) <= 1000),
     completed INTEGER NOT NULL DEFAULT 0 CHECK (completed IN (0, 1)),
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    -- The Idempotency-Key of the create that made the task, and a hash of its request, so a
+    -- retried create is answered from the row it made (see 0002). Here rather than in 0002
+    -- because SQLite's ADD COLUMN cannot be written idempotently.
+    idempotency_key TEXT,
+    request_hash TEXT
 );
 
 -- One index per (status filter, sort key): every list query is an index range scan in order.

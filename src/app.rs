@@ -4,12 +4,16 @@
 use crate::api;
 use crate::auth::{self, Identity};
 use crate::config::{Config, Variables};
+use crate::cors;
 use crate::db::Database;
 use crate::error::{ApiError, AuthError};
 use crate::http::{Request, Response};
-use crate::router::{self, Route};
+use crate::request_log::{RequestLog, duration_ms, user_hash};
+use crate::router::{Resource, Route};
 use crate::store::{self, UserStatus};
 use crate::time::Timestamp;
+use http::Method;
+use std::time::Instant;
 
 /// What a request may use of the outside world.
 pub struct Env<'a> {
@@ -18,16 +22,51 @@ pub struct Env<'a> {
     pub now: Timestamp,
 }
 
+/// Handles one request and logs it.
 pub fn handle(request: &Request, env: &Env) -> Response {
-    dispatch(request, env).unwrap_or_else(ApiError::into_response)
+    let started = Instant::now();
+    let mut trace = Trace::default();
+    let mut response = dispatch(request, env, &mut trace).unwrap_or_else(ApiError::into_response);
+    if request.method != Method::OPTIONS {
+        cors::decorate(
+            &mut response,
+            cors::allowed_origin(&request.headers, env.vars),
+        );
+    }
+    let log = RequestLog {
+        time: env.now,
+        method: request.method.as_str(),
+        route: trace.route,
+        status: response.status().as_u16(),
+        duration_ms: duration_ms(started.elapsed()),
+        user: trace.user.as_deref().map(user_hash),
+    };
+    println!("{}", log.line());
+    response
 }
 
-fn dispatch(request: &Request, env: &Env) -> Result<Response, ApiError> {
-    match router::route(&request.method, &request.path)? {
+/// What the log line may say about a request, filled in as the pipeline learns it.
+#[derive(Default)]
+struct Trace {
+    route: Option<&'static str>,
+    user: Option<String>,
+}
+
+fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response, ApiError> {
+    let resource = Resource::resolve(&request.path)?;
+    trace.route = Some(resource.template());
+    if request.method == Method::OPTIONS {
+        let origin = cors::allowed_origin(&request.headers, env.vars);
+        return Ok(cors::preflight(resource.methods(), origin));
+    }
+    match resource.route(&request.method)? {
         Route::Health => api::health::health(env.db),
+        Route::OpenApi => Ok(api::docs::openapi()),
+        Route::Docs => Ok(api::docs::docs_page()),
         Route::Tasks { owner, action } => {
             let config = Config::load(env.vars)?;
             let identity = authenticate(request, &config, env.now)?;
+            trace.user = Some(identity.subject().to_owned());
             // Ownership is decided before the database is touched.
             let user = identity.authorize(&owner)?;
             match store::ensure_user(env.db, config.user_source, &identity, env.now)? {

@@ -43,6 +43,8 @@ pub enum ApiError {
     MethodNotAllowed(&'static [Method]),
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// `If-Match` named a version the task is no longer at.
+    PreconditionFailed,
     Validation(Vec<FieldError>),
     /// The service is not configured well enough to authenticate anyone.
     Misconfigured(String),
@@ -72,6 +74,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Misconfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,6 +95,9 @@ impl ApiError {
             ),
             Self::UnsupportedMediaType => {
                 "Request body must be JSON (Content-Type: application/json)".into()
+            }
+            Self::PreconditionFailed => {
+                "The task has changed since the version named in If-Match".into()
             }
             Self::Validation(errors) => match errors.as_slice() {
                 [only] => format!("Invalid {}: {}", only.field, only.message),
@@ -197,6 +203,7 @@ mod tests {
             ApiError::MethodNotAllowed(&[Method::GET]),
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
+            ApiError::PreconditionFailed,
             ApiError::validation("title", "is required"),
             ApiError::Misconfigured("no key".into()),
             ApiError::Unavailable("disk".into()),

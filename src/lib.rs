@@ -6,12 +6,15 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod conditional;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod migrations;
+pub mod request_log;
 pub mod router;
 pub mod store;
 pub mod time;

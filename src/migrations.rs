@@ -9,11 +9,18 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_create_tasks.sql",
-    sql: include_str!("../migrations/0001_create_tasks.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_create_tasks.sql",
+        sql: include_str!("../migrations/0001_create_tasks.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_idempotency.sql",
+        sql: include_str!("../migrations/0002_idempotency.sql"),
+    },
+];
 
 /// The schema version this build expects.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -8,6 +8,8 @@ use http::Method;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    OpenApi,
+    Docs,
     Tasks {
         owner: PathUserId,
         action: TaskAction,
@@ -37,48 +39,96 @@ impl PathUserId {
     }
 }
 
+/// A path the API knows, whatever the method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Health,
+    OpenApi,
+    Docs,
+    Collection(PathUserId),
+    Item(PathUserId, Option<TaskId>),
+    Toggle(PathUserId, Option<TaskId>),
+}
+
+const READ_ONLY: &[Method] = &[Method::GET];
 const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST];
 const ITEM_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
-const HEALTH_METHODS: &[Method] = &[Method::GET];
 
 /// Longest path segment we look at; longer ones cannot be a user id or a task id we issued.
 const MAX_SEGMENT_BYTES: usize = 512;
 
-pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or("\0").split('/').collect();
-    match segments.as_slice() {
-        ["health"] => match *method {
-            Method::GET => Ok(Route::Health),
-            _ => Err(ApiError::MethodNotAllowed(HEALTH_METHODS)),
-        },
-        ["api", user, "tasks", rest @ ..] => {
-            let owner = PathUserId::decode(user).ok_or(ApiError::NotFound("Route"))?;
-            let action = match rest {
-                [] => match *method {
-                    Method::GET => TaskAction::List,
-                    Method::POST => TaskAction::Create,
-                    _ => return Err(ApiError::MethodNotAllowed(COLLECTION_METHODS)),
-                },
-                [id] if !id.is_empty() => {
-                    let id = TaskId::parse(id);
-                    match *method {
-                        Method::GET => TaskAction::Get(id),
-                        Method::PUT | Method::PATCH => TaskAction::Update(id),
-                        Method::DELETE => TaskAction::Delete(id),
-                        _ => return Err(ApiError::MethodNotAllowed(ITEM_METHODS)),
-                    }
+impl Resource {
+    /// The resource at `path`, or a 404.
+    pub fn resolve(path: &str) -> Result<Self, ApiError> {
+        let not_found = || ApiError::NotFound("Route");
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or("\0").split('/').collect();
+        Ok(match segments.as_slice() {
+            ["health"] => Self::Health,
+            ["openapi.json"] => Self::OpenApi,
+            ["docs"] => Self::Docs,
+            ["api", user, "tasks", rest @ ..] => {
+                let owner = PathUserId::decode(user).ok_or_else(not_found)?;
+                match rest {
+                    [] => Self::Collection(owner),
+                    [id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
+                    [id, "complete"] if !id.is_empty() => Self::Toggle(owner, TaskId::parse(id)),
+                    _ => return Err(not_found()),
                 }
-                [id, "complete"] if !id.is_empty() => match *method {
-                    Method::PATCH => TaskAction::Toggle(TaskId::parse(id)),
-                    _ => return Err(ApiError::MethodNotAllowed(TOGGLE_METHODS)),
-                },
-                _ => return Err(ApiError::NotFound("Route")),
-            };
-            Ok(Route::Tasks { owner, action })
-        }
-        _ => Err(ApiError::NotFound("Route")),
+            }
+            _ => return Err(not_found()),
+        })
     }
+
+    /// The methods this resource answers (besides `OPTIONS`), for `Allow` and CORS.
+    pub fn methods(&self) -> &'static [Method] {
+        match self {
+            Self::Health | Self::OpenApi | Self::Docs => READ_ONLY,
+            Self::Collection(_) => COLLECTION_METHODS,
+            Self::Item(..) => ITEM_METHODS,
+            Self::Toggle(..) => TOGGLE_METHODS,
+        }
+    }
+
+    /// The route template, for logs (never the concrete user id).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Self::Health => "/health",
+            Self::OpenApi => "/openapi.json",
+            Self::Docs => "/docs",
+            Self::Collection(_) => "/api/{user_id}/tasks",
+            Self::Item(..) => "/api/{user_id}/tasks/{id}",
+            Self::Toggle(..) => "/api/{user_id}/tasks/{id}/complete",
+        }
+    }
+
+    /// The route for `method`, or a 405 naming the allowed methods.
+    pub fn route(self, method: &Method) -> Result<Route, ApiError> {
+        let allowed = self.methods();
+        let action = match (self, method) {
+            (Self::Health, &Method::GET) => return Ok(Route::Health),
+            (Self::OpenApi, &Method::GET) => return Ok(Route::OpenApi),
+            (Self::Docs, &Method::GET) => return Ok(Route::Docs),
+            (Self::Collection(owner), &Method::GET) => (owner, TaskAction::List),
+            (Self::Collection(owner), &Method::POST) => (owner, TaskAction::Create),
+            (Self::Item(owner, id), &Method::GET) => (owner, TaskAction::Get(id)),
+            (Self::Item(owner, id), &Method::PUT | &Method::PATCH) => {
+                (owner, TaskAction::Update(id))
+            }
+            (Self::Item(owner, id), &Method::DELETE) => (owner, TaskAction::Delete(id)),
+            (Self::Toggle(owner, id), &Method::PATCH) => (owner, TaskAction::Toggle(id)),
+            _ => return Err(ApiError::MethodNotAllowed(allowed)),
+        };
+        Ok(Route::Tasks {
+            owner: action.0,
+            action: action.1,
+        })
+    }
+}
+
+/// Method + path → route: 404 for unknown paths, 405 for known paths with another method.
+pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
+    Resource::resolve(path)?.route(method)
 }
 
 impl PathUserId {
@@ -135,6 +185,8 @@ mod tests {
     #[test]
     fn every_route() {
         assert_eq!(ok(Method::GET, "/health"), Route::Health);
+        assert_eq!(ok(Method::GET, "/openapi.json"), Route::OpenApi);
+        assert_eq!(ok(Method::GET, "/docs"), Route::Docs);
         assert_eq!(
             ok(Method::GET, "/api/u1/tasks"),
             tasks("u1", TaskAction::List)
@@ -214,11 +266,23 @@ mod tests {
     }
 
     #[test]
+    fn templates_never_contain_the_user() {
+        let resource = Resource::resolve("/api/alice/tasks/7/complete").unwrap();
+        assert_eq!(resource.template(), "/api/{user_id}/tasks/{id}/complete");
+        assert_eq!(resource.methods(), TOGGLE_METHODS);
+    }
+
+    #[test]
     fn wrong_methods_are_405_with_allow() {
         assert_eq!(status(Method::DELETE, "/api/u1/tasks"), 405);
         assert_eq!(status(Method::POST, "/api/u1/tasks/1"), 405);
         assert_eq!(status(Method::GET, "/api/u1/tasks/1/complete"), 405);
         assert_eq!(status(Method::POST, "/health"), 405);
+        assert_eq!(
+            status(Method::OPTIONS, "/api/u1/tasks"),
+            405,
+            "OPTIONS is the app's (CORS)"
+        );
         match route(&Method::PUT, "/api/u1/tasks") {
             Err(ApiError::MethodNotAllowed(allowed)) => assert_eq!(allowed, COLLECTION_METHODS),
             other => panic!("{other:?}"),

@@ -171,26 +171,96 @@ pub fn get_task(
     single(rows)
 }
 
+/// An `Idempotency-Key` and the hash of the request it came with.
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+}
+
+/// What a create did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    New(Task),
+    /// A retry of an earlier create with the same key and body: that create's task.
+    Replayed(Task),
+    /// The key was used before with a different body.
+    KeyReused,
+}
+
+/// Inserts a task. With a key, the insert and the uniqueness check are one statement, so
+/// concurrent retries of one create make one task.
 pub fn create_task(
     db: &dyn Database,
     user: &AuthenticatedUser,
     task: &NewTask,
+    idempotency: Option<&IdempotencyKey>,
     now: Timestamp,
-) -> Result<Task, StoreError> {
+) -> Result<Created, StoreError> {
+    let insert = || {
+        db.execute(
+            &format!(
+                "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at, \
+                 idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+                 ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+                 RETURNING {TASK_COLUMNS}"
+            ),
+            &[
+                user.id().into(),
+                task.title.as_str().into(),
+                task.description.as_ref().map(|d| d.as_str()).into(),
+                task.completed.into(),
+                now.as_micros().into(),
+                idempotency.map(|i| i.key).into(),
+                idempotency.map(|i| i.request_hash).into(),
+            ],
+        )
+    };
+    if let Some(created) = single(insert()?)? {
+        return Ok(Created::New(created));
+    }
+    let Some(idempotency) = idempotency else {
+        return Err(StoreError::Corrupt(anyhow!(
+            "INSERT … RETURNING returned no row"
+        )));
+    };
+    // The key is taken: by this very request's first attempt, or by another body.
     let rows = db.execute(
         &format!(
-            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING {TASK_COLUMNS}"
+            "SELECT {TASK_COLUMNS}, request_hash FROM tasks WHERE user_id = ?1 AND idempotency_key = ?2"
         ),
-        &[
-            user.id().into(),
-            task.title.as_str().into(),
-            task.description.as_ref().map(|d| d.as_str()).into(),
-            task.completed.into(),
-            now.as_micros().into(),
-        ],
+        &[user.id().into(), idempotency.key.into()],
     )?;
-    single(rows)?.ok_or_else(|| StoreError::Corrupt(anyhow!("INSERT … RETURNING returned no row")))
+    match rows.into_iter().next() {
+        Some(mut row) => {
+            let hash = row.pop();
+            let earlier = task_from_row(&row)?;
+            if hash == Some(Value::Text(idempotency.request_hash.to_owned())) {
+                Ok(Created::Replayed(earlier))
+            } else {
+                Ok(Created::KeyReused)
+            }
+        }
+        // The keyed task was deleted in between: its key went with it, so this is a new create.
+        None => single(insert()?)?
+            .map(Created::New)
+            .ok_or_else(|| StoreError::Corrupt(anyhow!("keyed insert returned no row twice"))),
+    }
+}
+
+/// A write's precondition from `If-Match`: `None` for none, else the `updated_at` values the
+/// client's ETags name (an empty list can never match).
+pub type Expected<'a> = Option<&'a [i64]>;
+
+/// `?N IS NULL OR updated_at IN (…)`, with the list passed as one JSON array parameter, so one
+/// statement text serves conditional and unconditional writes and the check is atomic with
+/// the write.
+fn expected_param(expected: Expected) -> Value {
+    match expected {
+        None => Value::Null,
+        Some(versions) => {
+            Value::Text(serde_json::to_string(versions).unwrap_or_else(|_| "[]".to_owned()))
+        }
+    }
 }
 
 /// Applies a patch in one statement. `updated_at` moves forward on every update, by at least a
@@ -200,6 +270,7 @@ pub fn update_task(
     user: &AuthenticatedUser,
     id: TaskId,
     patch: &TaskPatch,
+    expected: Expected,
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let (set_description, description) = match &patch.description {
@@ -213,7 +284,9 @@ pub fn update_task(
                description = CASE WHEN ?4 THEN ?5 ELSE description END, \
                completed = coalesce(?6, completed), \
                updated_at = max(?7, updated_at + 1) \
-             WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
+             WHERE id = ?1 AND user_id = ?2 \
+               AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) \
+             RETURNING {TASK_COLUMNS}"
         ),
         &[
             id.get().into(),
@@ -223,6 +296,7 @@ pub fn update_task(
             description.into(),
             patch.completed.into(),
             now.as_micros().into(),
+            expected_param(expected),
         ],
     )?;
     single(rows)
@@ -233,14 +307,22 @@ pub fn toggle_task(
     db: &dyn Database,
     user: &AuthenticatedUser,
     id: TaskId,
+    expected: Expected,
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let rows = db.execute(
         &format!(
             "UPDATE tasks SET completed = 1 - completed, updated_at = max(?3, updated_at + 1) \
-             WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
+             WHERE id = ?1 AND user_id = ?2 \
+               AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) \
+             RETURNING {TASK_COLUMNS}"
         ),
-        &[id.get().into(), user.id().into(), now.as_micros().into()],
+        &[
+            id.get().into(),
+            user.id().into(),
+            now.as_micros().into(),
+            expected_param(expected),
+        ],
     )?;
     single(rows)
 }
@@ -250,10 +332,12 @@ pub fn delete_task(
     db: &dyn Database,
     user: &AuthenticatedUser,
     id: TaskId,
+    expected: Expected,
 ) -> Result<bool, StoreError> {
     let rows = db.execute(
-        "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 RETURNING id",
-        &[id.get().into(), user.id().into()],
+        "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 \
+           AND (?3 IS NULL OR updated_at IN (SELECT value FROM json_each(?3))) RETURNING id",
+        &[id.get().into(), user.id().into(), expected_param(expected)],
     )?;
     Ok(!rows.is_empty())
 }
@@ -339,6 +423,18 @@ mod tests {
         }
     }
 
+    fn create_plain(
+        db: &MemoryDb,
+        user: &AuthenticatedUser,
+        task: &NewTask,
+        now: Timestamp,
+    ) -> Result<Task, StoreError> {
+        match create_task(db, user, task, None, now)? {
+            Created::New(task) => Ok(task),
+            other => panic!("an unkeyed create made {other:?}"),
+        }
+    }
+
     fn user(id: &str) -> AuthenticatedUser {
         AuthenticatedUser::for_tests(id)
     }
@@ -358,7 +454,7 @@ mod tests {
     #[test]
     fn migrations_rerun_on_an_existing_database_keep_data() {
         let db = setup(&["a"]);
-        create_task(&db, &user("a"), &new_task("keep me"), at(10)).unwrap();
+        create_plain(&db, &user("a"), &new_task("keep me"), at(10)).unwrap();
         migrations::apply(&db, 0).unwrap();
         assert_eq!(
             list_tasks(&db, &user("a"), &ListQuery::default())
@@ -407,7 +503,7 @@ mod tests {
     fn create_get_update_toggle_delete() {
         let db = setup(&["a"]);
         let a = user("a");
-        let task = create_task(
+        let task = create_plain(
             &db,
             &a,
             &NewTask {
@@ -425,7 +521,7 @@ mod tests {
             description: Some(None),
             ..TaskPatch::default()
         };
-        let updated = update_task(&db, &a, task.id, &patch, at(200))
+        let updated = update_task(&db, &a, task.id, &patch, None, at(200))
             .unwrap()
             .unwrap();
         assert_eq!(updated.description, None);
@@ -433,17 +529,19 @@ mod tests {
         assert_eq!(updated.created_at, at(100));
         assert_eq!(updated.updated_at, at(200));
 
-        let toggled = toggle_task(&db, &a, task.id, at(300)).unwrap().unwrap();
+        let toggled = toggle_task(&db, &a, task.id, None, at(300))
+            .unwrap()
+            .unwrap();
         assert!(toggled.completed);
         assert!(
-            !toggle_task(&db, &a, task.id, at(400))
+            !toggle_task(&db, &a, task.id, None, at(400))
                 .unwrap()
                 .unwrap()
                 .completed
         );
 
-        assert!(delete_task(&db, &a, task.id).unwrap());
-        assert!(!delete_task(&db, &a, task.id).unwrap());
+        assert!(delete_task(&db, &a, task.id, None).unwrap());
+        assert!(!delete_task(&db, &a, task.id, None).unwrap());
         assert_eq!(get_task(&db, &a, task.id).unwrap(), None);
     }
 
@@ -451,10 +549,12 @@ mod tests {
     fn updated_at_moves_even_when_the_clock_does_not() {
         let db = setup(&["a"]);
         let a = user("a");
-        let task = create_task(&db, &a, &new_task("t"), at(1000)).unwrap();
-        let same_tick = toggle_task(&db, &a, task.id, at(1000)).unwrap().unwrap();
+        let task = create_plain(&db, &a, &new_task("t"), at(1000)).unwrap();
+        let same_tick = toggle_task(&db, &a, task.id, None, at(1000))
+            .unwrap()
+            .unwrap();
         assert!(same_tick.updated_at > task.updated_at);
-        let clock_went_back = update_task(&db, &a, task.id, &TaskPatch::default(), at(10))
+        let clock_went_back = update_task(&db, &a, task.id, &TaskPatch::default(), None, at(10))
             .unwrap()
             .unwrap();
         assert!(clock_went_back.updated_at > same_tick.updated_at);
@@ -465,15 +565,18 @@ mod tests {
     fn other_users_tasks_are_invisible_and_untouchable() {
         let db = setup(&["a", "b"]);
         let (a, b) = (user("a"), user("b"));
-        let task = create_task(&db, &a, &new_task("a's"), at(1)).unwrap();
+        let task = create_plain(&db, &a, &new_task("a's"), at(1)).unwrap();
         assert_eq!(get_task(&db, &b, task.id).unwrap(), None);
-        assert_eq!(toggle_task(&db, &b, task.id, at(2)).unwrap(), None);
+        assert_eq!(toggle_task(&db, &b, task.id, None, at(2)).unwrap(), None);
         let patch = TaskPatch {
             title: Some(TaskTitle::parse("mine").unwrap()),
             ..Default::default()
         };
-        assert_eq!(update_task(&db, &b, task.id, &patch, at(2)).unwrap(), None);
-        assert!(!delete_task(&db, &b, task.id).unwrap());
+        assert_eq!(
+            update_task(&db, &b, task.id, &patch, None, at(2)).unwrap(),
+            None
+        );
+        assert!(!delete_task(&db, &b, task.id, None).unwrap());
         assert!(
             list_tasks(&db, &b, &ListQuery::default())
                 .unwrap()
@@ -491,7 +594,7 @@ mod tests {
             "Ünïcödé 🦀 漢字",
             "\"quoted\" % _ \\",
         ] {
-            let task = create_task(&db, &a, &new_task(title), at(1)).unwrap();
+            let task = create_plain(&db, &a, &new_task(title), at(1)).unwrap();
             assert_eq!(get_task(&db, &a, task.id).unwrap().unwrap().title, title);
         }
         assert_eq!(list_tasks(&db, &a, &ListQuery::default()).unwrap().len(), 3);
@@ -512,11 +615,11 @@ mod tests {
         let a = user("a");
         // Created in this order, with a tie on created_at between "b" and "C".
         for (title, time) in [("b", 10), ("C", 10), ("a", 20), ("d", 30)] {
-            create_task(&db, &a, &new_task(title), at(time)).unwrap();
+            create_plain(&db, &a, &new_task(title), at(time)).unwrap();
         }
-        create_task(&db, &user("b"), &new_task("not a's"), at(15)).unwrap();
+        create_plain(&db, &user("b"), &new_task("not a's"), at(15)).unwrap();
         let d = list_tasks(&db, &a, &ListQuery::default()).unwrap()[0].id;
-        toggle_task(&db, &a, d, at(40)).unwrap();
+        toggle_task(&db, &a, d, None, at(40)).unwrap();
 
         assert_eq!(titles(&db, ""), ["d", "a", "C", "b"]);
         assert_eq!(titles(&db, "order=asc"), ["b", "C", "a", "d"]);
@@ -535,7 +638,7 @@ mod tests {
         let db = setup(&["a"]);
         let a = user("a");
         for i in 0..25 {
-            create_task(
+            create_plain(
                 &db,
                 &a,
                 &new_task(if i % 2 == 0 { "same" } else { "SAME" }),
@@ -601,5 +704,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn keyed_creates_replay_and_refuse_other_bodies() {
+        let db = setup(&["a", "b"]);
+        let a = user("a");
+        let key = IdempotencyKey {
+            key: "k1",
+            request_hash: "h1",
+        };
+        let Created::New(first) = create_task(&db, &a, &new_task("t"), Some(&key), at(1)).unwrap()
+        else {
+            panic!("first create")
+        };
+        assert_eq!(
+            create_task(&db, &a, &new_task("t"), Some(&key), at(2)).unwrap(),
+            Created::Replayed(first.clone())
+        );
+        let other_body = IdempotencyKey {
+            key: "k1",
+            request_hash: "h2",
+        };
+        assert_eq!(
+            create_task(&db, &a, &new_task("u"), Some(&other_body), at(3)).unwrap(),
+            Created::KeyReused
+        );
+        // Keys are per user.
+        assert!(matches!(
+            create_task(&db, &user("b"), &new_task("t"), Some(&key), at(4)).unwrap(),
+            Created::New(_)
+        ));
+        assert_eq!(
+            list_tasks(&db, &a, &ListQuery::default()).unwrap(),
+            vec![first.clone()]
+        );
+        // A deleted task takes its key with it.
+        assert!(delete_task(&db, &a, first.id, None).unwrap());
+        assert!(matches!(
+            create_task(&db, &a, &new_task("t"), Some(&key), at(5)).unwrap(),
+            Created::New(_)
+        ));
+    }
+
+    #[test]
+    fn writes_honour_expected_versions() {
+        let db = setup(&["a"]);
+        let a = user("a");
+        let task = create_plain(&db, &a, &new_task("t"), at(10)).unwrap();
+        let stale = [task.updated_at.as_micros() - 1];
+        let current = [task.updated_at.as_micros()];
+        assert_eq!(
+            toggle_task(&db, &a, task.id, Some(&stale), at(20)).unwrap(),
+            None
+        );
+        assert_eq!(
+            toggle_task(&db, &a, task.id, Some(&[]), at(20)).unwrap(),
+            None
+        );
+        let toggled = toggle_task(&db, &a, task.id, Some(&[1, current[0]]), at(20))
+            .unwrap()
+            .unwrap();
+        assert!(toggled.completed);
+        let patch = TaskPatch::default();
+        assert_eq!(
+            update_task(&db, &a, task.id, &patch, Some(&current), at(30)).unwrap(),
+            None,
+            "now stale"
+        );
+        assert!(!delete_task(&db, &a, task.id, Some(&current)).unwrap());
+        assert!(delete_task(&db, &a, task.id, Some(&[toggled.updated_at.as_micros()])).unwrap());
     }
 }

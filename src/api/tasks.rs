@@ -3,12 +3,16 @@
 use super::json_body;
 use crate::app::Env;
 use crate::auth::AuthenticatedUser;
+use crate::conditional::{IfMatch, etag, if_none_match_hits};
 use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
 use crate::error::ApiError;
 use crate::http::{Request, Response, empty, json};
 use crate::router::TaskAction;
-use crate::store;
-use http::{HeaderValue, StatusCode, header};
+use crate::store::{self, Created, IdempotencyKey};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+/// Longest `Idempotency-Key` accepted (a UUID is 36).
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
 pub fn handle(
     action: TaskAction,
@@ -22,29 +26,93 @@ pub fn handle(
             let tasks = store::list_tasks(env.db, user, &query)?;
             Ok(json(StatusCode::OK, &tasks))
         }
-        TaskAction::Create => {
-            let new_task = NewTask::from_json(json_body(request)?)?;
-            let task = store::create_task(env.db, user, &new_task, env.now)?;
-            Ok(created(&task))
-        }
+        TaskAction::Create => create(user, request, env),
         TaskAction::Get(id) => {
-            let task = store::get_task(env.db, user, existing(id)?)?;
-            found(task)
+            let task = store::get_task(env.db, user, existing(id)?)?.ok_or_else(not_found)?;
+            if if_none_match_hits(&request.headers, &task) {
+                let mut response = empty(StatusCode::NOT_MODIFIED);
+                response.headers_mut().insert(header::ETAG, etag(&task));
+                return Ok(response);
+            }
+            Ok(one(StatusCode::OK, &task))
         }
         TaskAction::Update(id) => {
             let id = existing(id)?;
             let patch = TaskPatch::from_json(json_body(request)?)?;
-            found(store::update_task(env.db, user, id, &patch, env.now)?)
+            let expected = IfMatch::from_headers(&request.headers, id);
+            let updated =
+                store::update_task(env.db, user, id, &patch, expected.versions(), env.now)?;
+            written(updated, &expected, user, id, env)
         }
-        TaskAction::Toggle(id) => found(store::toggle_task(env.db, user, existing(id)?, env.now)?),
+        TaskAction::Toggle(id) => {
+            let id = existing(id)?;
+            let expected = IfMatch::from_headers(&request.headers, id);
+            let toggled = store::toggle_task(env.db, user, id, expected.versions(), env.now)?;
+            written(toggled, &expected, user, id, env)
+        }
         TaskAction::Delete(id) => {
-            if store::delete_task(env.db, user, existing(id)?)? {
+            let id = existing(id)?;
+            let expected = IfMatch::from_headers(&request.headers, id);
+            if store::delete_task(env.db, user, id, expected.versions())? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
-                Err(not_found())
+                Err(precondition_or_missing(&expected, user, id, env)?)
             }
         }
     }
+}
+
+fn create(user: &AuthenticatedUser, request: &Request, env: &Env) -> Result<Response, ApiError> {
+    let key = idempotency_key(&request.headers)?;
+    let new_task = NewTask::from_json(json_body(request)?)?;
+    let hash = key.map(|_| request_hash(&new_task));
+    let keyed = key
+        .zip(hash.as_deref())
+        .map(|(key, request_hash)| IdempotencyKey { key, request_hash });
+    match store::create_task(env.db, user, &new_task, keyed.as_ref(), env.now)? {
+        Created::New(task) | Created::Replayed(task) => Ok(created(&task)),
+        Created::KeyReused => Err(ApiError::validation(
+            "Idempotency-Key",
+            "was already used for a different request body",
+        )),
+    }
+}
+
+/// The `Idempotency-Key` header: at most one, 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let invalid = || {
+        ApiError::validation(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters, given once",
+        )
+    };
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid());
+    }
+    let key = value.to_str().map_err(|_| invalid())?.trim();
+    let visible = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !visible {
+        return Err(invalid());
+    }
+    Ok(Some(key))
+}
+
+/// What makes two creates "the same request": the parsed task, not its JSON spelling, so a
+/// retry that re-serialises the body differently still matches.
+fn request_hash(task: &NewTask) -> String {
+    let canonical = serde_json::json!([
+        task.title.as_str(),
+        task.description.as_ref().map(|d| d.as_str()),
+        task.completed
+    ]);
+    hmac_sha256::Hash::hash(canonical.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Someone else's task and a task that never existed answer alike.
@@ -56,13 +124,44 @@ fn existing(id: Option<TaskId>) -> Result<TaskId, ApiError> {
     id.ok_or_else(not_found)
 }
 
-fn found(task: Option<Task>) -> Result<Response, ApiError> {
-    task.map(|task| json(StatusCode::OK, &task))
-        .ok_or_else(not_found)
+/// The outcome of a conditional write: the task, 412 if it exists at another version, else 404.
+fn written(
+    task: Option<Task>,
+    expected: &IfMatch,
+    user: &AuthenticatedUser,
+    id: TaskId,
+    env: &Env,
+) -> Result<Response, ApiError> {
+    match task {
+        Some(task) => Ok(one(StatusCode::OK, &task)),
+        None => Err(precondition_or_missing(expected, user, id, env)?),
+    }
+}
+
+/// Why a write matched no row. Only asked when the write was conditional; the lookup is bound
+/// to the caller like every other, so it cannot reveal another user's task.
+fn precondition_or_missing(
+    expected: &IfMatch,
+    user: &AuthenticatedUser,
+    id: TaskId,
+    env: &Env,
+) -> Result<ApiError, ApiError> {
+    if expected.versions().is_some() && store::get_task(env.db, user, id)?.is_some() {
+        Ok(ApiError::PreconditionFailed)
+    } else {
+        Ok(not_found())
+    }
+}
+
+/// A single task, with its ETag.
+fn one(status: StatusCode, task: &Task) -> Response {
+    let mut response = json(status, task);
+    response.headers_mut().insert(header::ETAG, etag(task));
+    response
 }
 
 fn created(task: &Task) -> Response {
-    let mut response = json(StatusCode::CREATED, task);
+    let mut response = one(StatusCode::CREATED, task);
     let location = format!(
         "/api/{}/tasks/{}",
         crate::http::encode_path_segment(&task.user_id),

@@ -30,19 +30,24 @@ impl TaskId {
     }
 }
 
-/// A title: trimmed, 1 to 200 characters (Unicode scalar values).
+/// A title: 1 to 200 characters (Unicode scalar values) as sent, not only ASCII whitespace,
+/// no NUL; stored with surrounding ASCII whitespace trimmed. The rules are stated on the raw
+/// string and ASCII whitespace so that the OpenAPI schema can say exactly the same thing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let trimmed = raw.trim();
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters");
+        }
+        if raw.chars().count() > MAX_TITLE_CHARS {
+            return Err("must be at most 200 characters");
+        }
+        let trimmed = raw.trim_matches(|c: char| c.is_ascii_whitespace());
         if trimmed.is_empty() {
             return Err("must not be empty");
-        }
-        if trimmed.chars().count() > MAX_TITLE_CHARS {
-            return Err("must be at most 200 characters");
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -59,6 +64,9 @@ pub struct TaskDescription(String);
 
 impl TaskDescription {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters");
+        }
         if raw.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err("must be at most 1000 characters");
         }
@@ -115,6 +123,21 @@ mod tests {
     }
 
     #[test]
+    fn only_ascii_whitespace_is_trimmed() {
+        assert_eq!(
+            TaskTitle::parse("\u{3000}x\u{a0}").unwrap().as_str(),
+            "\u{3000}x\u{a0}"
+        );
+        assert!(TaskTitle::parse("\u{3000}").is_ok());
+    }
+
+    #[test]
+    fn nul_is_rejected() {
+        assert!(TaskTitle::parse("a\0b").is_err());
+        assert!(TaskDescription::parse("a\0b").is_err());
+    }
+
+    #[test]
     fn blank_titles_are_rejected() {
         assert!(TaskTitle::parse("").is_err());
         assert!(TaskTitle::parse(" \t\n ").is_err());
@@ -125,8 +148,9 @@ mod tests {
         assert!(TaskTitle::parse(&"é".repeat(200)).is_ok());
         assert!(TaskTitle::parse(&"é".repeat(201)).is_err());
         assert!(TaskTitle::parse(&"🦀".repeat(200)).is_ok());
-        // Surrounding whitespace does not count.
-        assert!(TaskTitle::parse(&format!("  {}  ", "a".repeat(200))).is_ok());
+        // The limit applies to the title as sent.
+        assert!(TaskTitle::parse(&format!(" {} ", "a".repeat(198))).is_ok());
+        assert!(TaskTitle::parse(&format!(" {}", "a".repeat(200))).is_err());
     }
 
     #[test]

@@ -11,3 +11,4 @@ mod host;
 mod routes;
 mod users;
 mod validation;
+mod web;
