@@ -10,7 +10,8 @@
 //! the in-process compiled-component cache.
 //!
 //! Run: `cargo bench -p task-api-host --bench request_floor` (release build; the first build of
-//! wasmtime takes a while). Prints medians of `ROUNDS` rounds.
+//! wasmtime takes a while). Prints medians of `ROUNDS` rounds. `TASK_API_BENCH_NO_BUILD=1`
+//! skips rebuilding the component.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -24,7 +25,10 @@ const ROUNDS: usize = 5;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    task_api_host::build_component(&root).expect("build the component");
+    // TASK_API_BENCH_NO_BUILD=1 measures the component as it is in target/.
+    if std::env::var_os("TASK_API_BENCH_NO_BUILD").is_none() {
+        task_api_host::build_component(&root).expect("build the component");
+    }
     let state = std::env::temp_dir().join(format!("task-api-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let options = || {
