@@ -225,8 +225,9 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         let allowed = decl
             .allowed_outbound_hosts
             .iter()
-            .map(|h| AllowedHost::parse(h).map_err(|e| anyhow::anyhow!("{e}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .map(|h| AllowedHost::resolve(h, &app_values))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| anyhow::anyhow!("component '{id}': allowed_outbound_hosts: {e}"))?;
         let state = ComponentState {
             id: id.clone(),
             sqlite: SqliteAccess::new(decl.sqlite_databases.clone(), databases.clone()),

@@ -405,9 +405,22 @@ impl RawComponent {
             }
         }
 
+        // As in Spin: a literal entry is checked now, a templated one (`"{{ origin }}"`) once
+        // the application variables are resolved at start-up.
         for host in &self.allowed_outbound_hosts {
-            crate::outbound::AllowedHost::parse(host)
-                .map_err(|why| format!("component '{id}': allowed_outbound_hosts: {why}"))?;
+            let bad = |why: String| format!("component '{id}': allowed_outbound_hosts: {why}");
+            let template = Template::parse(host).map_err(bad)?;
+            let mut references = template.references().peekable();
+            if references.peek().is_none() {
+                crate::outbound::AllowedHost::parse(host).map_err(bad)?;
+            }
+            for reference in references {
+                if !app_vars.contains_key(reference) {
+                    return Err(bad(format!(
+                        "'{host}' refers to '{reference}', which is not declared in [variables]"
+                    )));
+                }
+            }
         }
 
         let build = match self.build {
@@ -603,6 +616,35 @@ watch = ["src/**/*.rs"]
         assert!(e.contains("must start with '/'"), "{e}");
         let e = parse(&with("{{issuer}}", "{{issuer")).unwrap_err();
         assert!(e.contains("issuer_url"), "{e}");
+    }
+
+    #[test]
+    fn allowed_outbound_hosts_may_be_templates_of_declared_variables() {
+        let m = parse(&with(
+            "allowed_outbound_hosts = []",
+            r#"allowed_outbound_hosts = ["{{ issuer }}", "http://localhost:3001"]"#,
+        ))
+        .unwrap();
+        assert_eq!(m.components["api"].allowed_outbound_hosts.len(), 2);
+        let e = parse(&with(
+            "allowed_outbound_hosts = []",
+            r#"allowed_outbound_hosts = ["{{ nope }}"]"#,
+        ))
+        .unwrap_err();
+        assert!(e.contains("'nope'") && e.contains("not declared"), "{e}");
+        let e = parse(&with(
+            "allowed_outbound_hosts = []",
+            r#"allowed_outbound_hosts = ["{{ issuer"]"#,
+        ))
+        .unwrap_err();
+        assert!(e.contains("allowed_outbound_hosts"), "{e}");
+        // Literal entries are still checked at load.
+        let e = parse(&with(
+            "allowed_outbound_hosts = []",
+            r#"allowed_outbound_hosts = ["example.com"]"#,
+        ))
+        .unwrap_err();
+        assert!(e.contains("allowed_outbound_hosts"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,15 @@
 //! Outbound HTTP policy: a request leaves only if the component's `allowed_outbound_hosts` names
-//! its scheme, host and port, as Spin enforces. Allowed plain-HTTP requests are sent; HTTPS
-//! would need a TLS stack this local host does not carry, so it fails with an error.
+//! its scheme, host and port, as Spin enforces. Entries may be templates of application
+//! variables (`"{{ better_auth_origin }}"`), resolved at start-up as Spin does. Allowed
+//! plain-HTTP requests are sent, honouring the request's connect, first-byte and between-bytes
+//! timeouts; HTTPS would need a TLS stack this local host does not carry, so it fails with an
+//! error.
 
+use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::uri::Scheme;
 use http_body_util::BodyExt;
@@ -40,6 +47,20 @@ fn default_port(scheme: &str) -> Option<u16> {
 }
 
 impl AllowedHost {
+    /// An entry as written in the manifest: its `{{ variable }}` references rendered with the
+    /// application's values first. A value that renders to something unparsable (e.g. an empty
+    /// variable) is an error, as in Spin.
+    pub fn resolve(entry: &str, values: &HashMap<String, String>) -> Result<AllowedHost, String> {
+        let rendered = crate::variables::Template::parse(entry)?.render(values)?;
+        AllowedHost::parse(rendered.trim()).map_err(|why| {
+            if rendered == entry {
+                why
+            } else {
+                format!("'{entry}' is '{rendered}': {why}")
+            }
+        })
+    }
+
     pub fn parse(entry: &str) -> Result<AllowedHost, String> {
         if entry.contains("{{") {
             return Err(format!(
@@ -196,7 +217,16 @@ async fn send_plain_http(
     let connect_timeout = options
         .as_ref()
         .and_then(|o| o.connect_timeout)
-        .unwrap_or(std::time::Duration::from_secs(10));
+        .unwrap_or(Duration::from_secs(10));
+    // wasmtime-wasi-http's defaults when the guest sets none.
+    let first_byte_timeout = options
+        .as_ref()
+        .and_then(|o| o.first_byte_timeout)
+        .unwrap_or(Duration::from_secs(600));
+    let between_bytes_timeout = options
+        .as_ref()
+        .and_then(|o| o.between_bytes_timeout)
+        .unwrap_or(Duration::from_secs(600));
     let stream = tokio::time::timeout(
         connect_timeout,
         tokio::net::TcpStream::connect((host.as_str(), port)),
@@ -215,14 +245,59 @@ async fn send_plain_http(
     *request.uri_mut() = origin.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
     // The connection must be driven while the response head is awaited, so it runs in a task.
     let conn = tokio::spawn(conn);
-    let response = sender.send_request(request).await?;
+    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
+        .await
+        .map_err(|_| Error::ConnectionReadTimeout)??;
     let io: IoFuture = Box::new(async move {
         match conn.await {
             Ok(r) => r.map_err(Error::Hyper),
             Err(e) => Err(Error::InternalError(Some(e.to_string()))),
         }
     });
-    Ok((response.map(|b| b.map_err(Error::Hyper).boxed_unsync()), io))
+    let response = response.map(|incoming| {
+        BetweenBytes {
+            incoming,
+            timeout: between_bytes_timeout,
+            timer: Box::pin(tokio::time::sleep(between_bytes_timeout)),
+        }
+        .boxed_unsync()
+    });
+    Ok((response, io))
+}
+
+/// A response body that fails when the server goes quiet for longer than `timeout`.
+struct BetweenBytes {
+    incoming: hyper::body::Incoming,
+    timeout: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for BetweenBytes {
+    type Data = <hyper::body::Incoming as hyper::body::Body>::Data;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Error>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let next = tokio::time::Instant::now() + self.timeout;
+                self.timer.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(Error::Hyper(error)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +373,29 @@ mod tests {
         ] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn templated_entries_resolve_with_application_values() {
+        let values: HashMap<String, String> = [
+            ("origin".to_string(), "http://127.0.0.1:4000".to_string()),
+            ("host".to_string(), "auth.example.com".to_string()),
+            ("empty".to_string(), String::new()),
+        ]
+        .into();
+        let resolved = AllowedHost::resolve("{{ origin }}", &values).unwrap();
+        assert!(resolved.allows("http", "127.0.0.1", 4000));
+        assert!(!resolved.allows("http", "127.0.0.1", 4001));
+        let resolved = AllowedHost::resolve("https://{{host}}", &values).unwrap();
+        assert!(resolved.allows("https", "auth.example.com", 443));
+        assert_eq!(
+            AllowedHost::resolve("http://localhost:3001", &values).unwrap(),
+            AllowedHost::parse("http://localhost:3001").unwrap()
+        );
+        // An empty value makes no entry, and so an error (Spin refuses to start too).
+        let error = AllowedHost::resolve("{{ empty }}", &values).unwrap_err();
+        assert!(error.contains("'{{ empty }}' is ''"), "{error}");
+        assert!(AllowedHost::resolve("{{ unknown }}", &values).is_err());
     }
 
     #[test]
