@@ -7,7 +7,9 @@ use crate::config::{Config, Variables};
 use crate::cors;
 use crate::db::Database;
 use crate::error::{ApiError, AuthError};
+use crate::fetch::HttpClient;
 use crate::http::{Request, Response};
+use crate::jwks_cache::LiveJwks;
 use crate::request_log::{RequestLog, duration_ms, user_hash};
 use crate::router::{Resource, Route};
 use crate::store::{self, UserStatus};
@@ -19,6 +21,8 @@ use std::time::Instant;
 pub struct Env<'a> {
     pub db: &'a dyn Database,
     pub vars: &'a dyn Variables,
+    /// Outbound HTTP, for the live JWKS.
+    pub http: &'a dyn HttpClient,
     pub now: Timestamp,
 }
 
@@ -65,7 +69,7 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
         Route::Docs => Ok(api::docs::docs_page()),
         Route::Tasks { owner, action } => {
             let config = Config::load(env.vars)?;
-            let identity = authenticate(request, &config, env.now)?;
+            let identity = authenticate(request, &config, env)?;
             trace.user = Some(identity.subject().to_owned());
             // Ownership is decided before the database is touched.
             let user = identity.authorize(&owner)?;
@@ -77,12 +81,16 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
     }
 }
 
-fn authenticate(request: &Request, config: &Config, now: Timestamp) -> Result<Identity, ApiError> {
+fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identity, ApiError> {
     let token = auth::extract_token(&request.headers).map_err(ApiError::Unauthorized)?;
-    config
-        .verifier
-        .verify(token, now)
-        .map_err(ApiError::Unauthorized)
+    let live = config.better_auth_url.as_ref().map(|url| LiveJwks {
+        url: url.jwks_url(),
+        db: env.db,
+        http: env.http,
+        now: env.now,
+    });
+    let remote = live.as_ref().map(|live| live as &dyn auth::RemoteKeys);
+    config.verifier.verify_with(token, env.now, remote)
 }
 
 #[cfg(test)]
@@ -133,6 +141,7 @@ mod tests {
             let env = Env {
                 db: &self.db,
                 vars: &crate::config::VariableList(self.vars),
+                http: &crate::fetch::NoNetwork,
                 now: Timestamp::from_micros(NOW_SECS as i64 * 1_000_000),
             };
             handle(&request, &env)

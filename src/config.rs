@@ -1,7 +1,7 @@
 //! Configuration from Spin variables, read per request (a component instance lives for one
 //! request) and only on the routes that need it.
 
-use crate::auth::{Verifier, VerifierSettings};
+use crate::auth::{BetterAuthUrl, Verifier, VerifierSettings, parse_origin};
 use crate::error::ApiError;
 
 /// Where variables come from: Spin's `variables` interface in the component, a map in tests.
@@ -22,6 +22,8 @@ pub enum UserSource {
 pub struct Config {
     pub verifier: Verifier,
     pub user_source: UserSource,
+    /// Where the live JWKS comes from, when `better_auth_url` is set.
+    pub better_auth_url: Option<BetterAuthUrl>,
 }
 
 impl Config {
@@ -37,16 +39,48 @@ impl Config {
                 )));
             }
         };
+        let better_auth_url = non_empty("better_auth_url")
+            .map(|url| BetterAuthUrl::parse(&url))
+            .transpose()
+            .map_err(ApiError::Misconfigured)?;
+        if let Some(url) = &better_auth_url {
+            check_outbound_origin(url, vars.get("better_auth_origin"))?;
+        }
+        // Better Auth's JWT plugin sets both claims to its base URL.
+        let default_claim = || better_auth_url.as_ref().map(|u| u.as_str().to_owned());
         let verifier = Verifier::new(VerifierSettings {
             hs256_secret: vars.get("better_auth_secret"),
-            issuer: non_empty("jwt_issuer"),
-            audience: non_empty("jwt_audience"),
+            jwks: vars.get("jwt_jwks"),
+            live_jwks: better_auth_url.is_some(),
+            issuer: non_empty("jwt_issuer").or_else(default_claim),
+            audience: non_empty("jwt_audience").or_else(default_claim),
         })
         .map_err(ApiError::Misconfigured)?;
         Ok(Self {
             verifier,
             user_source,
+            better_auth_url,
         })
+    }
+}
+
+/// Under Spin the JWKS fetch can only reach what `allowed_outbound_hosts` grants, and the
+/// manifest grants `better_auth_origin`. A mismatch would fail every fetch quietly; say so
+/// instead. (Embeddings without the variable have no such grant to check.)
+fn check_outbound_origin(url: &BetterAuthUrl, granted: Option<String>) -> Result<(), ApiError> {
+    let Some(granted) = granted else {
+        return Ok(());
+    };
+    let granted = parse_origin(&granted).map_err(ApiError::Misconfigured)?;
+    if granted == url.origin() {
+        Ok(())
+    } else {
+        Err(ApiError::Misconfigured(format!(
+            "better_auth_url is on {}, but better_auth_origin (what spin.toml's \
+             allowed_outbound_hosts grants) is {granted}: set better_auth_origin to {}",
+            url.origin(),
+            url.origin()
+        )))
     }
 }
 
@@ -101,5 +135,100 @@ mod tests {
             status_of(&[("better_auth_secret", SECRET), ("user_source", "ldap")]),
             Some(503)
         );
+    }
+
+    fn detail(vars: &[(&str, &str)]) -> String {
+        match Config::load(&VariableList(vars)) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("{vars:?} loaded"),
+        }
+    }
+
+    #[test]
+    fn a_jwks_or_a_better_auth_url_is_enough() {
+        assert_eq!(status_of(&[("jwt_jwks", r#"{"keys":[]}"#)]), None);
+        let config = Config::load(&VariableList(&[(
+            "better_auth_url",
+            "http://localhost:3000",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.better_auth_url.unwrap().jwks_url(),
+            "http://localhost:3000/api/auth/jwks"
+        );
+    }
+
+    #[test]
+    fn a_malformed_jwks_or_url_is_503_naming_the_variable() {
+        let with_secret = |name: &'static str, value: &'static str| {
+            detail(&[("better_auth_secret", SECRET), (name, value)])
+        };
+        assert!(with_secret("jwt_jwks", "{not json").contains("jwt_jwks"));
+        assert!(with_secret("jwt_jwks", r#"{"kty":"OKP"}"#).contains("jwt_jwks"));
+        assert!(with_secret("better_auth_url", "localhost:3000").contains("better_auth_url"));
+    }
+
+    #[test]
+    fn the_granted_origin_must_be_better_auths() {
+        let url = ("better_auth_url", "https://app.example.com");
+        assert_eq!(
+            status_of(&[url, ("better_auth_origin", "https://app.example.com")]),
+            None
+        );
+        assert_eq!(
+            status_of(&[url, ("better_auth_origin", "HTTPS://app.example.com:443/")]),
+            None
+        );
+        let unset = detail(&[
+            url,
+            ("better_auth_origin", "https://better-auth-origin.invalid"),
+        ]);
+        assert!(
+            unset.contains("set better_auth_origin to https://app.example.com"),
+            "{unset}"
+        );
+        assert_eq!(
+            status_of(&[url, ("better_auth_origin", "http://app.example.com")]),
+            Some(503)
+        );
+        // Without better_auth_url the grant is not looked at.
+        assert_eq!(
+            status_of(&[
+                ("better_auth_secret", SECRET),
+                ("better_auth_origin", "junk")
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience_default_to_better_auth_url() {
+        use crate::test_support::{SECRET as KEY, sign_hs256};
+        let now = 1_800_000_000_u64;
+        let at = crate::time::Timestamp::from_micros(now as i64 * 1_000_000);
+        let token = |claims: &str| {
+            let payload = format!(r#"{{"sub":"u","exp":{}{claims}}}"#, now + 900);
+            sign_hs256(KEY.as_bytes(), r#"{"alg":"HS256"}"#, &payload)
+        };
+        let accepts = |vars: &[(&str, &str)], claims: &str| {
+            let config = Config::load(&VariableList(vars)).unwrap();
+            config.verifier.verify(&token(claims), at).is_ok()
+        };
+        let url = ("better_auth_url", "https://app.example.com");
+        let own = r#","iss":"https://app.example.com","aud":"https://app.example.com""#;
+        let foreign = r#","iss":"https://other.example","aud":"https://other.example""#;
+        assert!(accepts(&[("better_auth_secret", KEY)], ""));
+        assert!(accepts(&[("better_auth_secret", KEY), url], own));
+        assert!(!accepts(&[("better_auth_secret", KEY), url], ""));
+        assert!(!accepts(&[("better_auth_secret", KEY), url], foreign));
+        // jwt_issuer / jwt_audience override the default.
+        let overridden = [
+            ("better_auth_secret", KEY),
+            url,
+            ("jwt_issuer", "https://other.example"),
+            ("jwt_audience", "https://other.example"),
+        ];
+        assert!(accepts(&overridden, foreign));
+        assert!(!accepts(&overridden, own));
     }
 }

@@ -12,7 +12,9 @@ pub mod cors;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod fetch;
 pub mod http;
+pub mod jwks_cache;
 pub mod migrations;
 pub mod request_log;
 pub mod router;
@@ -21,6 +23,8 @@ pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod spin_adapter;
+#[cfg(target_arch = "wasm32")]
+mod spin_fetch;
 
 #[cfg(test)]
 mod test_support;

@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_idempotency.sql",
         sql: include_str!("../migrations/0002_idempotency.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_jwks_cache.sql",
+        sql: include_str!("../migrations/0003_jwks_cache.sql"),
+    },
 ];
 
 /// The schema version this build expects.

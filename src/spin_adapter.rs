@@ -21,6 +21,7 @@ async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
         &Env {
             db: &db,
             vars: &SpinVariables,
+            http: &crate::spin_fetch::SpinHttp,
             now: Timestamp::now(),
         },
     );

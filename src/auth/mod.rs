@@ -1,11 +1,15 @@
 //! Who is calling: the token from the request, its verification, and the typed user id that
 //! every task query is bound to.
 
+mod better_auth_url;
+pub mod jwks;
 mod token;
 mod verifier;
 
+pub use better_auth_url::{BetterAuthUrl, parse_origin};
+pub use jwks::KeySet;
 pub use token::extract_token;
-pub use verifier::{MAX_TOKEN_BYTES, MIN_SECRET_BYTES, Verifier, VerifierSettings};
+pub use verifier::{MAX_TOKEN_BYTES, MIN_SECRET_BYTES, RemoteKeys, Verifier, VerifierSettings};
 
 use crate::error::ApiError;
 use crate::router::PathUserId;

@@ -1,10 +1,12 @@
-//! Token verification with jwt-simple's typed keys. jwt-simple checks the signature, `alg`
-//! against the key type, `crit`, `typ`, `nbf`, `iat`, `exp`, `iss` and `aud`; this module sets
-//! the options its defaults leave open (tolerance, required `exp`, issuer, audience, size) and
-//! checks the subject.
+//! Token verification with jwt-simple's typed keys: HS256 with the shared secret, and EdDSA,
+//! ES256, RS256 or PS256 with the public keys of a JWKS, picked by the token's `kid`.
+//! jwt-simple checks the signature, `alg` against the key type, `kid`, `crit`, `typ`, `nbf`,
+//! `iat`, `exp`, `iss` and `aud`; this module chooses the key, sets the options jwt-simple's
+//! defaults leave open (tolerance, required `exp`, issuer, audience, size) and checks the subject.
 
 use super::Identity;
-use crate::error::AuthError;
+use super::jwks::{ASYMMETRIC_ALGORITHMS, KeySet};
+use crate::error::{ApiError, AuthError};
 use crate::time::Timestamp;
 use jwt_simple::prelude::*;
 use serde_json::Value;
@@ -22,12 +24,25 @@ const CLOCK_TOLERANCE_SECS: u64 = 60;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifierSettings {
     pub hs256_secret: Option<String>,
+    /// The JSON of a JWKS (`jwt_jwks`).
+    pub jwks: Option<String>,
+    /// Whether keys can also come from a live JWKS (`better_auth_url`).
+    pub live_jwks: bool,
     pub issuer: Option<String>,
     pub audience: Option<String>,
 }
 
+/// Keys beyond the configured set: the live JWKS, which may need the database and the network.
+pub trait RemoteKeys {
+    /// A key set that should hold `kid` (the cached one, or a fresh one when `kid` is not in
+    /// it), or `None` when none can be had right now. An error is a failure of our own
+    /// infrastructure (e.g. a busy database), not of the token.
+    fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError>;
+}
+
 pub struct Verifier {
-    hs256: HS256Key,
+    hs256: Option<HS256Key>,
+    jwks: Option<KeySet>,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -43,46 +58,105 @@ struct ProfileClaims {
 }
 
 impl Verifier {
-    /// A verifier, or the reason why none can be built (the API then answers 503).
+    /// A verifier, or the reason why none can be built (the API then answers 503). A setting
+    /// that is present but unusable is an error even when another one works: an operator who
+    /// set it expects it to be in force.
     pub fn new(settings: VerifierSettings) -> Result<Self, String> {
-        let secret = settings
-            .hs256_secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                "no token key is configured: set the better_auth_secret variable \
-             (SPIN_VARIABLE_BETTER_AUTH_SECRET)"
-                    .to_owned()
-            })?;
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(format!(
-                "better_auth_secret is {} bytes; at least {MIN_SECRET_BYTES} are required",
-                secret.len()
-            ));
+        let non_empty = |value: Option<String>| value.filter(|s| !s.trim().is_empty());
+        let secret = non_empty(settings.hs256_secret);
+        let jwks = non_empty(settings.jwks);
+        if secret.is_none() && jwks.is_none() && !settings.live_jwks {
+            return Err(
+                "no token key is configured: set better_auth_secret (HS256), jwt_jwks \
+                 (Better Auth's JWKS) or better_auth_url (fetch the JWKS from Better Auth)"
+                    .to_owned(),
+            );
         }
-        Ok(Self {
+        let hs256 = match secret {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(format!(
+                    "better_auth_secret is {} bytes; at least {MIN_SECRET_BYTES} are required",
+                    secret.len()
+                ));
+            }
             // Better Auth and `jose` key HMAC with the secret's UTF-8 bytes.
-            hs256: HS256Key::from_bytes(secret.as_bytes()),
+            Some(secret) => Some(HS256Key::from_bytes(secret.as_bytes())),
+            None => None,
+        };
+        let jwks = jwks
+            .map(|text| {
+                KeySet::parse(&text).map_err(|why| format!("jwt_jwks is not a usable JWKS: {why}"))
+            })
+            .transpose()?;
+        Ok(Self {
+            hs256,
+            jwks,
             issuer: settings.issuer.filter(|s| !s.is_empty()),
             audience: settings.audience.filter(|s| !s.is_empty()),
         })
     }
 
+    /// Verifies with the configured keys only.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, AuthError> {
+        self.verify_with(token, now, None)
+            .map_err(|error| match error {
+                ApiError::Unauthorized(reason) => reason,
+                _ => AuthError::InvalidToken,
+            })
+    }
+
+    /// Verifies with the configured keys, then `remote` for a `kid` they do not have.
+    pub fn verify_with(
+        &self,
+        token: &str,
+        now: Timestamp,
+        remote: Option<&dyn RemoteKeys>,
+    ) -> Result<Identity, ApiError> {
+        let invalid = || ApiError::Unauthorized(AuthError::InvalidToken);
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::InvalidToken);
+            return Err(invalid());
         }
-        let claims = self
-            .hs256
-            .verify_token::<ProfileClaims>(token, Some(self.options(now)))
-            .map_err(|_| AuthError::InvalidToken)?;
+        // The header is unauthenticated: it only selects a key, and that key's type then
+        // decides which algorithm can succeed.
+        let metadata = Token::decode_metadata(token).map_err(|_| invalid())?;
+        let options = self.options(now);
+        let claims = match metadata.algorithm() {
+            "HS256" => {
+                let key = self.hs256.as_ref().ok_or_else(invalid)?;
+                key.verify_token::<ProfileClaims>(token, Some(options))
+            }
+            alg if ASYMMETRIC_ALGORITHMS.contains(&alg) => {
+                let kid = metadata.key_id().ok_or_else(invalid)?;
+                let key = match self.jwks.as_ref().and_then(|set| set.key(kid, alg)) {
+                    Some(key) => key,
+                    None => {
+                        let Some(remote) = remote else {
+                            return Err(invalid());
+                        };
+                        let set = remote.key_set_with(kid)?.ok_or_else(invalid)?;
+                        set.key(kid, alg).ok_or_else(invalid)?
+                    }
+                };
+                let key = key.map_err(|_| invalid())?;
+                key.verify_token::<ProfileClaims>(
+                    token,
+                    VerificationOptions {
+                        required_key_id: Some(kid.to_owned()),
+                        ..options
+                    },
+                )
+            }
+            _ => return Err(invalid()),
+        }
+        .map_err(|_| invalid())?;
         // jwt-simple accepts a token without `exp`; a token that never expires is not one we take.
         if claims.expires_at.is_none() {
-            return Err(AuthError::InvalidToken);
+            return Err(invalid());
         }
         let subject = claims
             .subject
             .filter(|s| !s.is_empty())
-            .ok_or(AuthError::InvalidToken)?;
+            .ok_or_else(invalid)?;
         let text = |value: Option<Value>| match value {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             _ => None,
@@ -266,6 +340,7 @@ mod tests {
             hs256_secret: Some(SECRET.into()),
             issuer: Some("https://auth.example".into()),
             audience: Some("https://auth.example".into()),
+            ..Default::default()
         })
         .unwrap();
         let good = token(&claims(
@@ -322,7 +397,9 @@ mod tests {
     #[test]
     fn misconfiguration_is_explained() {
         let missing = Verifier::new(VerifierSettings::default()).err().unwrap();
-        assert!(missing.contains("better_auth_secret"), "{missing}");
+        for name in ["better_auth_secret", "jwt_jwks", "better_auth_url"] {
+            assert!(missing.contains(name), "{missing}");
+        }
         let short = Verifier::new(VerifierSettings {
             hs256_secret: Some("short".into()),
             ..Default::default()
@@ -330,5 +407,308 @@ mod tests {
         .err()
         .unwrap();
         assert!(short.contains("at least 32"), "{short}");
+    }
+
+    /// EdDSA, ES256, RS256 and PS256 tokens signed by jwt-simple key pairs, verified against a
+    /// JWKS built from their public halves as Better Auth publishes them.
+    mod asymmetric {
+        use super::*;
+        use crate::auth::jwks::KeySet;
+        use std::cell::Cell;
+        use std::sync::OnceLock;
+
+        fn claims(sub: &str, exp: u64) -> JWTClaims<Value> {
+            let mut claims = Claims::with_custom_claims(
+                serde_json::json!({"email": format!("{sub}@example.com"), "name": sub}),
+                Duration::from_secs(900),
+            )
+            .with_subject(sub)
+            .with_issuer("https://app.example")
+            .with_audience("https://app.example");
+            claims.issued_at = Some(Duration::from_secs(NOW));
+            claims.expires_at = Some(Duration::from_secs(exp));
+            claims
+        }
+
+        fn valid() -> JWTClaims<Value> {
+            claims("user-1", NOW + 900)
+        }
+
+        fn ed25519(kid: &str) -> Ed25519KeyPair {
+            Ed25519KeyPair::generate().with_key_id(kid)
+        }
+
+        /// RSA generation is slow: one modulus serves every RSA test.
+        fn rsa() -> &'static RS256KeyPair {
+            static KEY: OnceLock<RS256KeyPair> = OnceLock::new();
+            KEY.get_or_init(|| RS256KeyPair::generate(2048).unwrap())
+        }
+
+        fn rsa_public(alg: &str, kid: &str) -> String {
+            let components = rsa().public_key().to_components();
+            match alg {
+                "RS256" => RS256PublicKey::from_components(&components.n, &components.e)
+                    .unwrap()
+                    .with_key_id(kid)
+                    .to_jwk(),
+                _ => PS256PublicKey::from_components(&components.n, &components.e)
+                    .unwrap()
+                    .with_key_id(kid)
+                    .to_jwk(),
+            }
+        }
+
+        fn jwks(jwks: &[String]) -> String {
+            format!(r#"{{"keys":[{}]}}"#, jwks.join(","))
+        }
+
+        fn verifier_for(jwks_json: &str) -> Verifier {
+            Verifier::new(VerifierSettings {
+                jwks: Some(jwks_json.to_owned()),
+                issuer: Some("https://app.example".into()),
+                audience: Some("https://app.example".into()),
+                ..Default::default()
+            })
+            .unwrap()
+        }
+
+        #[test]
+        fn each_algorithm_verifies_with_its_jwk() {
+            let ed = ed25519("ed");
+            let es = ES256KeyPair::generate().with_key_id("es");
+            let ps = PS256KeyPair::from_der(&rsa().to_der().unwrap())
+                .unwrap()
+                .with_key_id("ps");
+            let rs = rsa().clone().with_key_id("rs");
+            let set = jwks(&[
+                ed.public_key().to_jwk(),
+                es.public_key().to_jwk(),
+                rsa_public("RS256", "rs"),
+                rsa_public("PS256", "ps"),
+            ]);
+            let verifier = verifier_for(&set);
+            let tokens = [
+                ("EdDSA", ed.sign(valid()).unwrap()),
+                ("ES256", es.sign(valid()).unwrap()),
+                ("RS256", rs.sign(valid()).unwrap()),
+                ("PS256", ps.sign(valid()).unwrap()),
+            ];
+            for (alg, token) in tokens {
+                let identity = verifier
+                    .verify(&token, now())
+                    .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+                assert_eq!(identity.subject(), "user-1", "{alg}");
+                assert_eq!(identity.email.as_deref(), Some("user-1@example.com"));
+            }
+        }
+
+        #[test]
+        fn rotation_accepts_either_key() {
+            let (old, new) = (ed25519("2026-10"), ed25519("2026-11"));
+            let verifier = verifier_for(&jwks(&[
+                old.public_key().to_jwk(),
+                new.public_key().to_jwk(),
+            ]));
+            assert!(verifier.verify(&old.sign(valid()).unwrap(), now()).is_ok());
+            assert!(verifier.verify(&new.sign(valid()).unwrap(), now()).is_ok());
+        }
+
+        #[test]
+        fn unknown_kid_missing_kid_and_foreign_keys_are_rejected() {
+            let known = ed25519("known");
+            let verifier = verifier_for(&jwks(&[known.public_key().to_jwk()]));
+            let stranger = ed25519("stranger");
+            assert_eq!(
+                verifier.verify(&stranger.sign(valid()).unwrap(), now()),
+                Err(AuthError::InvalidToken)
+            );
+            // Another key pair claiming the known kid: the signature does not verify.
+            let impostor = ed25519("known");
+            assert_eq!(
+                verifier.verify(&impostor.sign(valid()).unwrap(), now()),
+                Err(AuthError::InvalidToken)
+            );
+            let no_kid = Ed25519KeyPair::from_bytes(&known.to_bytes()).unwrap();
+            assert_eq!(
+                verifier.verify(&no_kid.sign(valid()).unwrap(), now()),
+                Err(AuthError::InvalidToken)
+            );
+        }
+
+        #[test]
+        fn alg_must_match_the_key() {
+            let ed = ed25519("ed");
+            let ed_jwk = ed.public_key().to_jwk();
+            let verifier = verifier_for(&jwks(&[ed_jwk.clone(), rsa_public("PS256", "ps")]));
+            // HS256 keyed with the Ed25519 public key's bytes, naming its kid: the classic
+            // algorithm confusion. No HS256 secret is configured, and with one it would not match.
+            let header = r#"{"alg":"HS256","typ":"JWT","kid":"ed"}"#;
+            let forged = sign(&ed.public_key().to_bytes(), header, &claims_json());
+            assert_eq!(
+                verifier.verify(&forged, now()),
+                Err(AuthError::InvalidToken)
+            );
+            let with_secret = Verifier::new(VerifierSettings {
+                hs256_secret: Some(SECRET.into()),
+                jwks: Some(jwks(&[ed_jwk])),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(
+                with_secret.verify(&forged, now()),
+                Err(AuthError::InvalidToken)
+            );
+            // An RS256 token against the PS256-bound JWK of the very same RSA key.
+            let rs = rsa().clone().with_key_id("ps");
+            let token = rs.sign(valid()).unwrap();
+            assert_eq!(verifier.verify(&token, now()), Err(AuthError::InvalidToken));
+            // The same token is good against the key bound to RS256: the binding made the difference.
+            let rs_bound = verifier_for(&jwks(&[rsa_public("RS256", "ps")]));
+            assert!(rs_bound.verify(&token, now()).is_ok());
+            // An EdDSA header on an ES256 key's kid.
+            let es = ES256KeyPair::generate().with_key_id("es");
+            let es_verifier = verifier_for(&jwks(&[es.public_key().to_jwk()]));
+            let relabelled = ed25519("es").sign(valid()).unwrap();
+            assert_eq!(
+                es_verifier.verify(&relabelled, now()),
+                Err(AuthError::InvalidToken)
+            );
+        }
+
+        fn claims_json() -> String {
+            format!(
+                r#"{{"sub":"user-1","iat":{NOW},"exp":{},"iss":"https://app.example","aud":"https://app.example"}}"#,
+                NOW + 900
+            )
+        }
+
+        #[test]
+        fn claim_rules_hold_for_asymmetric_tokens() {
+            let key = ed25519("k");
+            let verifier = verifier_for(&jwks(&[key.public_key().to_jwk()]));
+            let check =
+                |claims: JWTClaims<Value>| verifier.verify(&key.sign(claims).unwrap(), now());
+            assert!(check(claims("user-1", NOW - 30)).is_ok(), "60 s tolerance");
+            assert_eq!(
+                check(claims("user-1", NOW - 61)),
+                Err(AuthError::InvalidToken)
+            );
+            let mut no_exp = valid();
+            no_exp.expires_at = None;
+            assert_eq!(check(no_exp), Err(AuthError::InvalidToken));
+            assert_eq!(check(claims("", NOW + 900)), Err(AuthError::InvalidToken));
+            let mut wrong_iss = valid();
+            wrong_iss.issuer = Some("https://evil.example".into());
+            assert_eq!(check(wrong_iss), Err(AuthError::InvalidToken));
+            let wrong_aud = valid().with_audience("https://evil.example");
+            assert_eq!(check(wrong_aud), Err(AuthError::InvalidToken));
+            let padded = Claims::with_custom_claims(
+                serde_json::json!({"pad": "x".repeat(MAX_TOKEN_BYTES)}),
+                Duration::from_secs(900),
+            );
+            let mut padded = padded.with_subject("user-1");
+            padded.expires_at = Some(Duration::from_secs(NOW + 900));
+            assert_eq!(check(padded), Err(AuthError::InvalidToken));
+        }
+
+        #[test]
+        fn hs256_keeps_working_beside_a_jwks() {
+            let key = ed25519("k");
+            let both = Verifier::new(VerifierSettings {
+                hs256_secret: Some(SECRET.into()),
+                jwks: Some(jwks(&[key.public_key().to_jwk()])),
+                ..Default::default()
+            })
+            .unwrap();
+            assert!(both.verify(&token(&claims_json()), now()).is_ok());
+            assert!(both.verify(&key.sign(valid()).unwrap(), now()).is_ok());
+            // With only a JWKS, HS256 tokens have no key.
+            let jwks_only = verifier_for(&jwks(&[key.public_key().to_jwk()]));
+            assert_eq!(
+                jwks_only.verify(&token(&claims_json()), now()),
+                Err(AuthError::InvalidToken)
+            );
+        }
+
+        #[test]
+        fn malformed_or_short_settings_are_503_material() {
+            for bad in ["", "{", "[]", r#"{"keys":7}"#, r#"{"keys":[{"kid":1}]}"#] {
+                let result = Verifier::new(VerifierSettings {
+                    hs256_secret: Some(SECRET.into()),
+                    jwks: Some(format!("{bad} ")),
+                    ..Default::default()
+                });
+                match (bad, result) {
+                    // Blank counts as unset.
+                    ("", Ok(_)) => {}
+                    (_, Err(why)) => assert!(why.contains("jwt_jwks"), "{bad}: {why}"),
+                    (_, Ok(_)) => panic!("{bad} was accepted"),
+                }
+            }
+            let short = Verifier::new(VerifierSettings {
+                hs256_secret: Some("short".into()),
+                jwks: Some(r#"{"keys":[]}"#.into()),
+                ..Default::default()
+            });
+            assert!(short.err().unwrap().contains("better_auth_secret"));
+            // A live JWKS alone is a configuration.
+            assert!(
+                Verifier::new(VerifierSettings {
+                    live_jwks: true,
+                    ..Default::default()
+                })
+                .is_ok()
+            );
+        }
+
+        /// A live JWKS that counts its lookups and serves a fixed set.
+        struct Remote {
+            set: Option<String>,
+            calls: Cell<usize>,
+        }
+
+        impl RemoteKeys for Remote {
+            fn key_set_with(&self, _kid: &str) -> Result<Option<KeySet>, ApiError> {
+                self.calls.set(self.calls.get() + 1);
+                Ok(self.set.as_deref().map(|s| KeySet::parse(s).unwrap()))
+            }
+        }
+
+        #[test]
+        fn the_remote_set_is_asked_only_for_kids_the_configured_set_lacks() {
+            let (local, live) = (ed25519("local"), ed25519("live"));
+            let verifier = verifier_for(&jwks(&[local.public_key().to_jwk()]));
+            let remote = Remote {
+                set: Some(jwks(&[live.public_key().to_jwk()])),
+                calls: Cell::new(0),
+            };
+            let check = |token: &str| {
+                verifier
+                    .verify_with(token, now(), Some(&remote))
+                    .map(|i| i.subject().to_owned())
+            };
+            assert_eq!(check(&local.sign(valid()).unwrap()).unwrap(), "user-1");
+            assert_eq!(remote.calls.get(), 0);
+            assert_eq!(check(&live.sign(valid()).unwrap()).unwrap(), "user-1");
+            assert_eq!(remote.calls.get(), 1);
+            // Not even a lookup for tokens that cannot use a JWKS key.
+            assert!(check("garbage").is_err());
+            assert!(check(&token(&claims_json())).is_err());
+            let unsupported = sign(
+                SECRET.as_bytes(),
+                r#"{"alg":"ES512","kid":"x"}"#,
+                &claims_json(),
+            );
+            assert!(check(&unsupported).is_err());
+            assert_eq!(remote.calls.get(), 1);
+            let stranger = ed25519("stranger").sign(valid()).unwrap();
+            assert_eq!(check(&stranger).unwrap_err().status(), 401);
+            let empty = Remote {
+                set: None,
+                calls: Cell::new(0),
+            };
+            let result = verifier.verify_with(&stranger, now(), Some(&empty));
+            assert_eq!(result.unwrap_err().status(), 401);
+        }
     }
 }

@@ -109,9 +109,8 @@ fn the_component_imports_exactly_its_wit_world() {
         "wit/ declares exactly what the component imports"
     );
     assert!(imported.contains("fermyon:spin/sqlite@2.0.0"));
-    assert!(
-        !imported
-            .iter()
-            .any(|i| i.starts_with("wasi:sockets") || i.contains("outgoing-handler"))
-    );
+    // Outbound HTTP (the live JWKS) goes through wasi:http, which Spin restricts to
+    // allowed_outbound_hosts; raw sockets would bypass that.
+    assert!(imported.contains("wasi:http/outgoing-handler@0.2.6"));
+    assert!(!imported.iter().any(|i| i.starts_with("wasi:sockets")));
 }

@@ -8,6 +8,7 @@ mod tokens;
 mod auth;
 mod concurrency;
 mod host;
+mod jwks;
 mod routes;
 mod users;
 mod validation;

@@ -1,0 +1,335 @@
+//! The live JWKS: Better Auth's `/api/auth/jwks`, fetched when a token names a `kid` the cache
+//! does not have, kept in the database (a component instance lives for one request), trusted
+//! for [`TTL`] after a successful fetch, and fetched at most once per [`MIN_REFETCH_INTERVAL`]
+//! whatever the outcome. A failed, slow, oversized or junk fetch never adds a key: the token
+//! is then refused, and a cache older than the TTL is not used at all.
+
+use crate::auth::{KeySet, RemoteKeys};
+use crate::db::{Database, Value};
+use crate::error::ApiError;
+use crate::fetch::{FetchError, HttpClient, Limits};
+use crate::store;
+use crate::time::Timestamp;
+use std::time::Duration;
+
+/// How long a fetched JWKS is trusted. Keys Better Auth drops stop working after this.
+pub const TTL: Duration = Duration::from_secs(300);
+/// The least time between two fetches (successful or not), so a stream of tokens with made-up
+/// `kid`s costs Better Auth one request a minute.
+pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Bounds on one fetch: a JWKS is a few KiB.
+pub const FETCH_LIMITS: Limits = Limits {
+    deadline: Duration::from_secs(5),
+    max_bytes: 64 * 1024,
+};
+
+pub struct LiveJwks<'a> {
+    pub url: &'a str,
+    pub db: &'a dyn Database,
+    pub http: &'a dyn HttpClient,
+    pub now: Timestamp,
+}
+
+struct Cached {
+    jwks: Option<String>,
+    fetched_at: Option<i64>,
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl LiveJwks<'_> {
+    fn read(&self) -> Result<Option<Cached>, ApiError> {
+        let select = || {
+            self.db.execute(
+                "SELECT jwks, fetched_at FROM jwks_cache WHERE url = ?1",
+                &[self.url.into()],
+            )
+        };
+        let rows = match select() {
+            // A database no request has migrated yet.
+            Err(error) if error.missing_table().is_some() => {
+                store::ensure_schema(self.db)?;
+                select()?
+            }
+            other => other?,
+        };
+        Ok(rows.into_iter().next().map(|row| {
+            let mut values = row.into_iter();
+            let jwks = match values.next() {
+                Some(Value::Text(text)) => Some(text),
+                _ => None,
+            };
+            let fetched_at = match values.next() {
+                Some(Value::Integer(at)) => Some(at),
+                _ => None,
+            };
+            Cached { jwks, fetched_at }
+        }))
+    }
+
+    /// Takes this minute's fetch, if no other request has: one atomic statement, so concurrent
+    /// requests cannot both win.
+    fn claim_fetch(&self) -> Result<bool, ApiError> {
+        let now = self.now.as_micros();
+        let rows = self.db.execute(
+            "INSERT INTO jwks_cache (url, attempted_at) VALUES (?1, ?2) \
+             ON CONFLICT (url) DO UPDATE SET attempted_at = excluded.attempted_at \
+             WHERE jwks_cache.attempted_at <= ?3 \
+             RETURNING 1",
+            &[
+                self.url.into(),
+                now.into(),
+                now.saturating_sub(micros(MIN_REFETCH_INTERVAL)).into(),
+            ],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    fn fetch(&self) -> Result<(String, KeySet), String> {
+        let response = self
+            .http
+            .get(self.url, FETCH_LIMITS)
+            .map_err(|e: FetchError| e.to_string())?;
+        if response.status != 200 {
+            return Err(format!("status {}", response.status));
+        }
+        let text = String::from_utf8(response.body).map_err(|_| "the body is not UTF-8")?;
+        let set = KeySet::parse(&text).map_err(|why| format!("not a JWKS: {why}"))?;
+        Ok((text, set))
+    }
+
+    fn store(&self, jwks: &str) -> Result<(), ApiError> {
+        self.db.execute(
+            "UPDATE jwks_cache SET jwks = ?2, fetched_at = ?3 WHERE url = ?1",
+            &[self.url.into(), jwks.into(), self.now.as_micros().into()],
+        )?;
+        Ok(())
+    }
+}
+
+impl RemoteKeys for LiveJwks<'_> {
+    fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError> {
+        let cached = self.read()?.and_then(|cached| {
+            let fresh = cached
+                .fetched_at
+                .is_some_and(|at| self.now.as_micros() < at.saturating_add(micros(TTL)));
+            // Only valid documents are stored, so this parse fails only if someone else wrote.
+            cached
+                .jwks
+                .filter(|_| fresh)
+                .and_then(|text| KeySet::parse(&text).ok())
+        });
+        if let Some(set) = &cached
+            && set.contains(kid)
+        {
+            return Ok(cached);
+        }
+        if !self.claim_fetch()? {
+            return Ok(cached);
+        }
+        match self.fetch() {
+            Ok((text, set)) => {
+                self.store(&text)?;
+                Ok(Some(set))
+            }
+            Err(why) => {
+                eprintln!("live JWKS: fetching {} failed: {why}", self.url);
+                Ok(cached)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::Fetched;
+    use crate::test_support::MemoryDb;
+    use std::cell::RefCell;
+
+    const URL: &str = "http://auth.test/api/auth/jwks";
+    const START: i64 = 1_800_000_000_000_000;
+
+    /// Serves one canned answer per call and records the calls.
+    #[derive(Default)]
+    struct Server {
+        answers: RefCell<Vec<Result<Fetched, FetchError>>>,
+        calls: RefCell<Vec<(String, Limits)>>,
+    }
+
+    impl Server {
+        fn answer(&self, answer: Result<Fetched, FetchError>) {
+            self.answers.borrow_mut().push(answer);
+        }
+
+        fn ok(&self, body: &str) {
+            self.answer(Ok(Fetched {
+                status: 200,
+                body: body.as_bytes().to_vec(),
+            }));
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.borrow().len()
+        }
+    }
+
+    impl HttpClient for Server {
+        fn get(&self, url: &str, limits: Limits) -> Result<Fetched, FetchError> {
+            self.calls.borrow_mut().push((url.to_owned(), limits));
+            let mut answers = self.answers.borrow_mut();
+            assert!(!answers.is_empty(), "an unexpected fetch");
+            answers.remove(0)
+        }
+    }
+
+    fn set(kids: &[&str]) -> String {
+        let keys: Vec<String> = kids
+            .iter()
+            .map(|kid| format!(r#"{{"kid":"{kid}","kty":"OKP","crv":"Ed25519","x":"AA"}}"#))
+            .collect();
+        format!(r#"{{"keys":[{}]}}"#, keys.join(","))
+    }
+
+    fn lookup(db: &MemoryDb, server: &Server, secs: i64, kid: &str) -> Option<Vec<bool>> {
+        let live = LiveJwks {
+            url: URL,
+            db,
+            http: server,
+            now: Timestamp::from_micros(START + secs * 1_000_000),
+        };
+        live.key_set_with(kid)
+            .unwrap()
+            .map(|set| ["a", "b", "c"].iter().map(|k| set.contains(k)).collect())
+    }
+
+    #[test]
+    fn fetches_once_then_serves_from_the_database() {
+        let (db, server) = (MemoryDb::new(), Server::default());
+        server.ok(&set(&["a"]));
+        assert_eq!(lookup(&db, &server, 0, "a"), Some(vec![true, false, false]));
+        assert_eq!(server.calls.borrow()[0], (URL.to_owned(), FETCH_LIMITS));
+        for secs in [1, 100, 299] {
+            assert!(lookup(&db, &server, secs, "a").is_some());
+        }
+        assert_eq!(server.calls(), 1);
+    }
+
+    #[test]
+    fn an_unknown_kid_refetches_at_most_once_a_minute() {
+        let (db, server) = (MemoryDb::new(), Server::default());
+        server.ok(&set(&["a"]));
+        lookup(&db, &server, 0, "a");
+        // A new key shows up at Better Auth; the first token with it waits for the next minute.
+        assert_eq!(
+            lookup(&db, &server, 30, "b"),
+            Some(vec![true, false, false])
+        );
+        assert_eq!(server.calls(), 1);
+        server.ok(&set(&["a", "b"]));
+        assert_eq!(lookup(&db, &server, 60, "b"), Some(vec![true, true, false]));
+        // Made-up kids: one fetch per minute, however many tokens.
+        server.ok(&set(&["a", "b"]));
+        for secs in [61, 62, 90, 119] {
+            lookup(&db, &server, secs, "zzz");
+        }
+        assert_eq!(server.calls(), 2);
+        lookup(&db, &server, 121, "zzz");
+        assert_eq!(server.calls(), 3);
+    }
+
+    #[test]
+    fn failures_and_junk_add_no_key_and_keep_the_old_set() {
+        let failures = [
+            Err(FetchError::Timeout),
+            Err(FetchError::TooLarge),
+            Err(FetchError::Denied),
+            Err(FetchError::Failed("connection refused".into())),
+            Ok(Fetched {
+                status: 500,
+                body: set(&["a", "b"]).into_bytes(),
+            }),
+            Ok(Fetched {
+                status: 200,
+                body: b"<html>not json</html>".to_vec(),
+            }),
+            Ok(Fetched {
+                status: 200,
+                body: br#"{"keys":"b"}"#.to_vec(),
+            }),
+            Ok(Fetched {
+                status: 200,
+                body: vec![0xff, 0xfe],
+            }),
+        ];
+        for (i, failure) in failures.into_iter().enumerate() {
+            let (db, server) = (MemoryDb::new(), Server::default());
+            server.ok(&set(&["a"]));
+            lookup(&db, &server, 0, "a");
+            server.answer(failure);
+            let found = lookup(&db, &server, 60, "b");
+            assert_eq!(found, Some(vec![true, false, false]), "failure {i}");
+            assert_eq!(server.calls(), 2, "failure {i}");
+            // The old set is still what the database holds.
+            assert_eq!(
+                lookup(&db, &server, 61, "a"),
+                Some(vec![true, false, false])
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_first_fetch_finds_nothing() {
+        let (db, server) = (MemoryDb::new(), Server::default());
+        server.answer(Err(FetchError::Timeout));
+        assert_eq!(lookup(&db, &server, 0, "a"), None);
+        // And the failure counts against the minute.
+        assert_eq!(lookup(&db, &server, 10, "a"), None);
+        assert_eq!(server.calls(), 1);
+    }
+
+    #[test]
+    fn a_set_older_than_the_ttl_is_not_trusted() {
+        let (db, server) = (MemoryDb::new(), Server::default());
+        server.ok(&set(&["a"]));
+        lookup(&db, &server, 0, "a");
+        let expired = TTL.as_secs() as i64;
+        // The refetch fails: the stale set is not used, even for a kid it has.
+        server.answer(Err(FetchError::Timeout));
+        assert_eq!(lookup(&db, &server, expired, "a"), None);
+        // Nor while the next fetch is not allowed yet.
+        assert_eq!(lookup(&db, &server, expired + 30, "a"), None);
+        // A successful refetch replaces the set: keys Better Auth dropped are gone.
+        server.ok(&set(&["c"]));
+        assert_eq!(
+            lookup(&db, &server, expired + 60, "a"),
+            Some(vec![false, false, true])
+        );
+        assert_eq!(server.calls(), 3);
+    }
+
+    #[test]
+    fn concurrent_requests_claim_one_fetch() {
+        let db = MemoryDb::new();
+        let server = Server::default();
+        let live = |secs: i64| LiveJwks {
+            url: URL,
+            db: &db,
+            http: &server,
+            now: Timestamp::from_micros(START + secs * 1_000_000),
+        };
+        store::ensure_schema(&db).unwrap();
+        assert!(live(0).claim_fetch().unwrap());
+        assert!(!live(0).claim_fetch().unwrap());
+        assert!(!live(59).claim_fetch().unwrap());
+        assert!(live(60).claim_fetch().unwrap());
+        // Per URL: another Better Auth has its own minute.
+        let other = LiveJwks {
+            url: "http://other.test/api/auth/jwks",
+            ..live(60)
+        };
+        assert!(other.claim_fetch().unwrap());
+    }
+}
