@@ -2,7 +2,7 @@
 //! Runtime-independent: the Spin adapter and the native tests both call [`handle`].
 
 use crate::api;
-use crate::auth::{self, Identity};
+use crate::auth::{self, AuthenticatedUser, Identity};
 use crate::config::{Config, Variables};
 use crate::cors;
 use crate::db::Database;
@@ -74,15 +74,35 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
             // Ownership is decided before the database is touched.
             let user = identity.authorize(&owner)?;
             match store::ensure_user(env.db, config.user_source, &identity, env.now)? {
-                UserStatus::Known => api::tasks::handle(action, &user, request, env),
-                UserStatus::Unknown => Err(ApiError::Unauthorized(AuthError::UnknownUser)),
+                UserStatus::Known => {}
+                UserStatus::Unknown => return Err(ApiError::Unauthorized(AuthError::UnknownUser)),
             }
+            if let Some(limit) = config.rate_limit_per_minute {
+                enforce_rate_limit(env, &user, limit)?;
+            }
+            api::tasks::handle(action, &user, request, env)
         }
     }
 }
 
+/// 429 once `user` has made more than `limit` requests this minute, with the seconds left in
+/// the window as `Retry-After`. Costs one upsert (a write) per request, so it is off by default.
+fn enforce_rate_limit(env: &Env, user: &AuthenticatedUser, limit: u32) -> Result<(), ApiError> {
+    let count = store::count_request(env.db, user, env.now)?;
+    if count > i64::from(limit) {
+        let into_minute = env.now.as_micros().rem_euclid(60_000_000) / 1_000_000;
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: (60 - into_minute).max(1) as u64,
+        });
+    }
+    Ok(())
+}
+
 fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identity, ApiError> {
     let token = auth::extract_token(&request.headers).map_err(ApiError::Unauthorized)?;
+    if !auth::has_object_segments(token) {
+        return Err(ApiError::Unauthorized(AuthError::InvalidToken));
+    }
     let live = config.better_auth_url.as_ref().map(|url| LiveJwks {
         url: url.jwks_url(),
         db: env.db,

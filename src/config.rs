@@ -24,6 +24,9 @@ pub struct Config {
     pub user_source: UserSource,
     /// Where the live JWKS comes from, when `better_auth_url` is set.
     pub better_auth_url: Option<BetterAuthUrl>,
+    /// Requests per user per minute; `None` when rate limiting is off (`rate_limit_per_minute`
+    /// unset or 0).
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl Config {
@@ -56,10 +59,23 @@ impl Config {
             audience: non_empty("jwt_audience").or_else(default_claim),
         })
         .map_err(ApiError::Misconfigured)?;
+        let rate_limit_per_minute = match non_empty("rate_limit_per_minute") {
+            None => None,
+            Some(value) => match value.trim().parse::<u32>() {
+                Ok(0) => None,
+                Ok(limit) => Some(limit),
+                Err(_) => {
+                    return Err(ApiError::Misconfigured(format!(
+                        "rate_limit_per_minute is {value:?}; expected a whole number (0 = off)"
+                    )));
+                }
+            },
+        };
         Ok(Self {
             verifier,
             user_source,
             better_auth_url,
+            rate_limit_per_minute,
         })
     }
 }

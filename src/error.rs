@@ -45,6 +45,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// `If-Match` named a version the task is no longer at.
     PreconditionFailed,
+    /// The user spent this minute's requests; retry after that many seconds.
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
     Validation(Vec<FieldError>),
     /// The service is not configured well enough to authenticate anyone.
     Misconfigured(String),
@@ -75,6 +79,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Misconfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +103,9 @@ impl ApiError {
             }
             Self::PreconditionFailed => {
                 "The task has changed since the version named in If-Match".into()
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                format!("Too many requests; retry in {retry_after_secs} s")
             }
             Self::Validation(errors) => match errors.as_slice() {
                 [only] => format!("Invalid {}: {}", only.field, only.message),
@@ -153,6 +161,9 @@ impl ApiError {
             Self::Misconfigured(_) | Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             _ => {}
         }
         response
@@ -204,6 +215,9 @@ mod tests {
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::PreconditionFailed,
+            ApiError::TooManyRequests {
+                retry_after_secs: 7,
+            },
             ApiError::validation("title", "is required"),
             ApiError::Misconfigured("no key".into()),
             ApiError::Unavailable("disk".into()),

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_jwks_cache.sql",
         sql: include_str!("../migrations/0003_jwks_cache.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_rate_limits.sql",
+        sql: include_str!("../migrations/0004_rate_limits.sql"),
+    },
 ];
 
 /// The schema version this build expects.

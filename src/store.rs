@@ -342,6 +342,32 @@ pub fn delete_task(
     Ok(!rows.is_empty())
 }
 
+/// Counts one request of `user` in the one-minute window containing `now` and returns the
+/// window's count so far. One upsert: concurrent requests, on any replica, each count once. A
+/// replica whose clock is behind never moves a window back.
+pub fn count_request(
+    db: &dyn Database,
+    user: &AuthenticatedUser,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let window = now.as_micros().div_euclid(60_000_000);
+    let rows = db.execute(
+        "INSERT INTO rate_limits (user_id, window_start, count) VALUES (?1, ?2, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET \
+           count = CASE WHEN excluded.window_start > rate_limits.window_start THEN 1 \
+                        ELSE rate_limits.count + 1 END, \
+           window_start = max(rate_limits.window_start, excluded.window_start) \
+         RETURNING count",
+        &[user.id().into(), window.into()],
+    )?;
+    match rows.first().map(Vec::as_slice) {
+        Some([Value::Integer(count)]) => Ok(*count),
+        _ => Err(StoreError::Corrupt(anyhow!(
+            "rate limit upsert returned no count"
+        ))),
+    }
+}
+
 fn single(rows: Vec<Row>) -> Result<Option<Task>, StoreError> {
     rows.first().map(task_from_row).transpose()
 }
@@ -774,5 +800,71 @@ mod tests {
         );
         assert!(!delete_task(&db, &a, task.id, Some(&current)).unwrap());
         assert!(delete_task(&db, &a, task.id, Some(&[toggled.updated_at.as_micros()])).unwrap());
+    }
+
+    #[test]
+    fn request_counts_reset_each_minute_and_never_go_back() {
+        let db = setup(&["a", "b"]);
+        let minute = 60_000_000;
+        let count = |user: &str, at_micros: i64| {
+            count_request(&db, &user_for(user), at(at_micros)).unwrap()
+        };
+        assert_eq!(
+            (
+                count("a", 5 * minute),
+                count("a", 5 * minute + 1),
+                count("a", 6 * minute - 1)
+            ),
+            (1, 2, 3)
+        );
+        assert_eq!(count("b", 5 * minute), 1, "per user");
+        assert_eq!(count("a", 6 * minute), 1, "a new window");
+        assert_eq!(
+            count("a", 5 * minute + 30),
+            2,
+            "a lagging clock counts in the current window"
+        );
+    }
+
+    fn user_for(id: &str) -> AuthenticatedUser {
+        AuthenticatedUser::for_tests(id)
+    }
+}
+
+#[cfg(test)]
+mod statement_count_tests {
+    use super::*;
+    use crate::test_support::CountingDb;
+
+    /// Migrations cost nothing on the hot path: after a user's first request, reading their
+    /// tasks is exactly two statements (the user check, which also reads the schema version,
+    /// and the list), and a write is two as well.
+    #[test]
+    fn the_hot_path_runs_no_migration_statements() {
+        let db = CountingDb::new();
+        let identity = Identity::for_tests("hot");
+        let user = AuthenticatedUser::for_tests("hot");
+        let now = Timestamp::from_micros(1);
+        ensure_user(&db, UserSource::Auto, &identity, now).unwrap();
+        let first = db.take();
+        assert!(
+            first.len() > migrations::MIGRATIONS.len(),
+            "the first request migrates: {first:?}"
+        );
+
+        ensure_user(&db, UserSource::Auto, &identity, now).unwrap();
+        list_tasks(&db, &user, &ListQuery::default()).unwrap();
+        let hot = db.take();
+        assert_eq!(hot.len(), 2, "{hot:?}");
+        assert!(hot[0].contains("schema_migrations") && hot[0].contains("FROM users"));
+
+        ensure_user(&db, UserSource::Auto, &identity, now).unwrap();
+        let task = NewTask {
+            title: crate::domain::TaskTitle::parse("t").unwrap(),
+            description: None,
+            completed: false,
+        };
+        create_task(&db, &user, &task, None, now).unwrap();
+        assert_eq!(db.take().len(), 2);
     }
 }

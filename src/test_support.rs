@@ -73,3 +73,30 @@ pub fn token_for(sub: &str, now_secs: u64) -> String {
         &payload.to_string(),
     )
 }
+
+/// A [`MemoryDb`] that records every statement it runs.
+pub struct CountingDb {
+    pub inner: MemoryDb,
+    pub statements: Mutex<Vec<String>>,
+}
+
+impl CountingDb {
+    pub fn new() -> Self {
+        Self {
+            inner: MemoryDb::new(),
+            statements: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The statements run since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.statements.lock().unwrap())
+    }
+}
+
+impl Database for CountingDb {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.statements.lock().unwrap().push(sql.to_owned());
+        self.inner.execute(sql, params)
+    }
+}

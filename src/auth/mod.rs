@@ -8,7 +8,7 @@ mod verifier;
 
 pub use better_auth_url::{BetterAuthUrl, parse_origin};
 pub use jwks::KeySet;
-pub use token::extract_token;
+pub use token::{extract_token, has_object_segments};
 pub use verifier::{MAX_TOKEN_BYTES, MIN_SECRET_BYTES, RemoteKeys, Verifier, VerifierSettings};
 
 use crate::error::ApiError;

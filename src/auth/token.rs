@@ -30,6 +30,26 @@ pub fn extract_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     }
 }
 
+/// Whether a compact JWS has a JSON object as its header and as its payload (RFC 7515 §4,
+/// RFC 7519 §7.2). serde's derived deserializers also accept a JSON array, mapping it onto
+/// fields by position, so `["HS256"]` would pass as a header; such tokens are refused before
+/// verification.
+pub fn has_object_segments(token: &str) -> bool {
+    use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
+    if token.len() > super::MAX_TOKEN_BYTES {
+        return false;
+    }
+    let mut segments = token.split('.');
+    [segments.next(), segments.next()]
+        .into_iter()
+        .all(|segment| {
+            segment
+                .and_then(|s| Base64UrlSafeNoPadding::decode_to_vec(s, None).ok())
+                .and_then(|json| json.into_iter().find(|b| !b.is_ascii_whitespace()))
+                == Some(b'{')
+        })
+}
+
 /// `Bearer <token>`, the scheme matched case-insensitively (RFC 9110 §11.1).
 fn strip_bearer(value: &str) -> Option<&str> {
     let (scheme, rest) = value.split_once(' ')?;
@@ -135,6 +155,28 @@ mod tests {
         );
         let h = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]);
         assert_eq!(extract_token(&h), Err(AuthError::InvalidToken));
+    }
+
+    #[test]
+    fn segments_must_be_json_objects() {
+        use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
+        let b64 = |s: &str| Base64UrlSafeNoPadding::encode_to_string(s).unwrap();
+        let token = |h: &str, p: &str| format!("{}.{}.sig", b64(h), b64(p));
+        assert!(has_object_segments(&token(
+            r#"{"alg":"HS256"}"#,
+            r#" {"sub":"a"}"#
+        )));
+        assert!(!has_object_segments(&token(
+            r#"["HS256"]"#,
+            r#"{"sub":"a"}"#
+        )));
+        assert!(!has_object_segments(&token(
+            r#"{"alg":"HS256"}"#,
+            r#"["a",1,2]"#
+        )));
+        assert!(!has_object_segments(&token(r#"{"alg":"HS256"}"#, "12")));
+        assert!(!has_object_segments("only-one-segment"));
+        assert!(!has_object_segments("!!.!!.!!"));
     }
 
     #[test]

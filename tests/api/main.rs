@@ -5,9 +5,12 @@ mod client;
 mod support;
 mod tokens;
 
+mod attacks;
 mod auth;
 mod concurrency;
 mod host;
+mod hostile;
+mod isolation;
 mod jwks;
 mod routes;
 mod users;

@@ -1,0 +1,178 @@
+//! Isolation as a property: several users, a few hundred random operations (with ids taken
+//! from other users too); after each step the API's view equals a model kept here, and no
+//! response ever contains another user's task.
+
+use super::client::Response;
+use super::support::Server;
+use super::tokens::token;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Model {
+    title: String,
+    completed: bool,
+}
+
+const USERS: [&str; 4] = ["iso-ann", "iso-ben", "iso-cat", "iso-dan"];
+
+fn owned_by_caller(response: &Response, user: &str) {
+    let text = response.text();
+    for other in USERS.iter().filter(|u| **u != user) {
+        assert!(
+            !text.contains(&format!("\"user_id\":\"{other}\"")),
+            "{user} saw {other}'s task: {text}"
+        );
+    }
+}
+
+#[test]
+fn random_operations_never_cross_users() {
+    let server = Server::start();
+    let tokens: Vec<String> = USERS.iter().map(|u| token(u)).collect();
+    let mut model: BTreeMap<i64, (usize, Model)> = BTreeMap::new();
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let seed = rng.0;
+    for step in 0..300 {
+        let who = rng.below(USERS.len() as u64) as usize;
+        let (user, t) = (USERS[who], &tokens[who]);
+        // Any id we ever issued (anyone's, possibly deleted) or one never issued.
+        let id = match model.keys().nth(rng.below(model.len() as u64 + 1) as usize) {
+            Some(id) => *id,
+            None => 1_000_000 + rng.below(1000) as i64,
+        };
+        let mine = model.get(&id).is_some_and(|(owner, _)| *owner == who);
+        let item = format!("/api/{user}/tasks/{id}");
+        let context = format!("step {step} (seed {seed:#x}): {user} op on {id}");
+        let response = match rng.below(6) {
+            0 => {
+                let title = format!("task {step}");
+                let r = server.post(&format!("/api/{user}/tasks"), t, json!({"title": title}));
+                assert_eq!(r.status, 201, "{context}");
+                model.insert(
+                    r.json()["id"].as_i64().unwrap(),
+                    (
+                        who,
+                        Model {
+                            title,
+                            completed: false,
+                        },
+                    ),
+                );
+                r
+            }
+            1 => {
+                let r = server.get(&item, t);
+                match model.get(&id) {
+                    Some((_, m)) if mine => {
+                        assert_eq!(r.status, 200, "{context}");
+                        assert_eq!(
+                            (
+                                r.json()["title"].as_str().unwrap(),
+                                r.json()["completed"].as_bool().unwrap()
+                            ),
+                            (m.title.as_str(), m.completed)
+                        );
+                    }
+                    _ => assert_eq!(r.status, 404, "{context}"),
+                }
+                r
+            }
+            2 => {
+                let title = format!("renamed {step}");
+                let r = server.patch(&item, t, json!({"title": title}));
+                if mine {
+                    assert_eq!(r.status, 200, "{context}");
+                    model.get_mut(&id).unwrap().1.title = title;
+                } else {
+                    assert_eq!(r.status, 404, "{context}");
+                }
+                r
+            }
+            3 => {
+                let r = server.toggle(user, id, t);
+                if mine {
+                    assert_eq!(r.status, 200, "{context}");
+                    let m = &mut model.get_mut(&id).unwrap().1;
+                    m.completed = !m.completed;
+                } else {
+                    assert_eq!(r.status, 404, "{context}");
+                }
+                r
+            }
+            4 => {
+                let r = server.delete(&item, t);
+                if mine {
+                    assert_eq!(r.status, 204, "{context}");
+                    model.remove(&id);
+                } else {
+                    assert_eq!(r.status, 404, "{context}");
+                }
+                r
+            }
+            _ => {
+                let status = ["all", "pending", "completed"][rng.below(3) as usize];
+                let r = server.get(
+                    &format!("/api/{user}/tasks?status={status}&limit=100&sort=created&order=asc"),
+                    t,
+                );
+                assert_eq!(r.status, 200, "{context}");
+                let listed: Vec<i64> = r
+                    .json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["id"].as_i64().unwrap())
+                    .collect();
+                let expected: Vec<i64> = model
+                    .iter()
+                    .filter(|(_, (owner, m))| {
+                        *owner == who && (status == "all" || (status == "completed") == m.completed)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                assert_eq!(listed, expected, "{context}: list {status}");
+                r
+            }
+        };
+        owned_by_caller(&response, user);
+        // Another user's URL with this user's token is always 403.
+        let other = USERS[(who + 1) % USERS.len()];
+        assert_eq!(
+            server.get(&format!("/api/{other}/tasks/{id}"), t).status,
+            403,
+            "{context}"
+        );
+    }
+    // Finally every user's full view equals the model.
+    for (who, user) in USERS.iter().enumerate() {
+        let listed: Vec<(i64, Value)> = server
+            .get(
+                &format!("/api/{user}/tasks?order=asc&limit=100"),
+                &tokens[who],
+            )
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_i64().unwrap(), t["title"].clone()))
+            .collect();
+        let expected: Vec<(i64, Value)> = model
+            .iter()
+            .filter(|(_, (o, _))| *o == who)
+            .map(|(id, (_, m))| (*id, json!(m.title)))
+            .collect();
+        assert_eq!(listed, expected, "{user}");
+    }
+}
