@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_rate_limits.sql",
         sql: include_str!("../migrations/0004_rate_limits.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_wal_journal.sql",
+        sql: include_str!("../migrations/0005_wal_journal.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -38,13 +43,33 @@ pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// Applies every migration newer than `current`. Spin runs one statement per call and shares
 /// one connection between concurrent requests, so a migration cannot be one transaction; it is
 /// safe because every statement is idempotent, and concurrent appliers converge.
+///
+/// A `PRAGMA` is a setting, not schema, and its failure is not fatal: a remote libSQL server
+/// may refuse to change its journal, and a replica racing another one for the lock that
+/// switching to WAL needs finds the file already switched by the winner.
 pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         for statement in statements(migration.sql) {
-            db.execute(statement, &[])?;
+            match db.execute(statement, &[]) {
+                Err(_) if is_setting(statement) => {}
+                outcome => {
+                    outcome?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+fn is_setting(statement: &str) -> bool {
+    statement
+        .lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with("--"))
+        .is_some_and(|line| {
+            line.get(..6)
+                .is_some_and(|w| w.eq_ignore_ascii_case("pragma"))
+        })
 }
 
 /// Splits a migration into statements at `;` outside quotes and comments. Comment-only
@@ -101,6 +126,53 @@ mod tests {
                 "INSERT INTO t VALUES ('a;b');"
             ]
         );
+    }
+
+    #[test]
+    fn only_pragmas_are_settings() {
+        assert!(is_setting("-- why\n\nPRAGMA journal_mode = WAL;"));
+        assert!(is_setting("pragma journal_mode=wal"));
+        assert!(!is_setting("-- PRAGMA in a comment\nCREATE TABLE t (x);"));
+        assert!(!is_setting("INSERT INTO t VALUES ('PRAGMA');"));
+    }
+
+    /// A database that refuses a setting still gets its schema; one that refuses schema fails.
+    #[test]
+    fn a_refused_setting_does_not_stop_the_schema() {
+        struct RefusesPragmas(crate::test_support::MemoryDb);
+        impl Database for RefusesPragmas {
+            fn execute(
+                &self,
+                sql: &str,
+                params: &[crate::db::Value],
+            ) -> Result<Vec<crate::db::Row>, DbError> {
+                if is_setting(sql) {
+                    return Err(DbError::Io("PRAGMA not allowed".into()));
+                }
+                self.0.execute(sql, params)
+            }
+        }
+        let db = RefusesPragmas(crate::test_support::MemoryDb::new());
+        apply(&db, 0).unwrap();
+        let version = db
+            .execute("SELECT max(version) FROM schema_migrations", &[])
+            .unwrap();
+        assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
+
+        struct RefusesTables;
+        impl Database for RefusesTables {
+            fn execute(
+                &self,
+                sql: &str,
+                _: &[crate::db::Value],
+            ) -> Result<Vec<crate::db::Row>, DbError> {
+                if sql.contains("CREATE TABLE") {
+                    return Err(DbError::Io("disk I/O error".into()));
+                }
+                Ok(vec![])
+            }
+        }
+        assert!(apply(&RefusesTables, 0).is_err());
     }
 
     #[test]

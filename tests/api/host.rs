@@ -38,6 +38,33 @@ fn tasks_survive_a_restart_of_the_host() {
     );
 }
 
+/// The component's migration moves the database file to WAL, and the file keeps it: a host
+/// restarted on it (Spin opens connections with SQLite's defaults) still commits through the
+/// write-ahead log, with synchronous left at FULL.
+#[test]
+fn the_component_puts_its_database_in_wal_mode() {
+    let server = Server::start();
+    server.create("alice", "first write");
+    let journal = |path: &std::path::Path| -> (String, i64) {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        let mode = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        let synchronous = connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        (mode, synchronous)
+    };
+    // 2 = FULL: a fresh connection's default, which Spin does not change.
+    assert_eq!(journal(&server.database()), ("wal".to_owned(), 2));
+    let database = server.database();
+    let state = server.stop();
+    assert_eq!(journal(&database), ("wal".to_owned(), 2));
+    let restarted = Server::builder().state(state).start();
+    restarted.create("alice", "after restart");
+    assert!(restarted.database().with_extension("db-wal").exists());
+}
+
 #[test]
 fn sqlite_option_migrates_before_serving_and_the_component_agrees() {
     let migration = format!(
