@@ -19,6 +19,10 @@ Options for `up`:
   -f, --from FILE        manifest to serve (default: spin.toml in this or a parent directory)
       --listen ADDR      address to listen on (default: 127.0.0.1:3000)
       --state-dir DIR    state directory: SQLite database and logs (default: .spin beside the manifest)
+      --runtime-config-file FILE
+                         Spin runtime configuration: [sqlite_database.<label>] with
+                         type = \"spin\" and path (relative to the working directory, as in
+                         Spin); several hosts can share one database file this way
       --sqlite SQL       run SQL against the default database before serving; @FILE reads it
                          from a file (repeatable, run in order)
       --variable K=V     set application variable K (repeatable; @FILE.json sets several);
@@ -41,6 +45,7 @@ pub struct UpArgs {
     pub from: Option<PathBuf>,
     pub listen: String,
     pub state_dir: Option<PathBuf>,
+    pub runtime_config: Option<PathBuf>,
     pub sqlite: Vec<String>,
     /// Raw `--variable` values: `k=v` or `@file.json`.
     pub variables: Vec<String>,
@@ -54,6 +59,7 @@ impl Default for UpArgs {
             from: None,
             listen: "127.0.0.1:3000".to_string(),
             state_dir: None,
+            runtime_config: None,
             sqlite: Vec::new(),
             variables: Vec::new(),
             quiet: false,
@@ -94,6 +100,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--listen" => up.listen = take_value(&flag, inline, &mut it)?,
                     "--state-dir" => {
                         up.state_dir = Some(take_value(&flag, inline, &mut it)?.into())
+                    }
+                    "--runtime-config-file" => {
+                        up.runtime_config = Some(take_value(&flag, inline, &mut it)?.into())
                     }
                     "--sqlite" => up.sqlite.push(take_value(&flag, inline, &mut it)?),
                     "--variable" => up.variables.push(take_value(&flag, inline, &mut it)?),
@@ -231,6 +240,7 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     let mut opts = HostOptions::new(&manifest_path);
     opts.listen = listen;
     opts.state_dir = up.state_dir;
+    opts.runtime_config = up.runtime_config.clone();
     opts.variables = variables;
     opts.use_env = true;
     opts.sqlite = up.sqlite;
@@ -238,6 +248,13 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     opts.log_requests = true;
     let host = start(opts).await?;
 
+    if let Some(file) = &up.runtime_config {
+        let config = crate::runtime_config::RuntimeConfig::load(file)?;
+        println!("Using runtime config {} from {:?}", config.summary(), file);
+    }
+    for (label, location) in host.sqlite_databases() {
+        println!("SQLite database '{label}': {location}");
+    }
     println!(
         "Logging component stdio to {:?}",
         host.state_dir().join("logs")
@@ -288,7 +305,7 @@ mod tests {
     #[test]
     fn parses_up_with_repeatable_flags() {
         let cmd = parse(&args(
-            "up --from x/spin.toml --listen=0.0.0.0:8080 --state-dir /tmp/s --sqlite @a.sql --sqlite SELECT --variable a=1 --variable=b=2 --quiet --no-build",
+            "up --from x/spin.toml --listen=0.0.0.0:8080 --state-dir /tmp/s --runtime-config-file rc.toml --sqlite @a.sql --sqlite SELECT --variable a=1 --variable=b=2 --quiet --no-build",
         ))
         .unwrap();
         assert_eq!(
@@ -297,6 +314,7 @@ mod tests {
                 from: Some("x/spin.toml".into()),
                 listen: "0.0.0.0:8080".into(),
                 state_dir: Some("/tmp/s".into()),
+                runtime_config: Some("rc.toml".into()),
                 sqlite: vec!["@a.sql".into(), "SELECT".into()],
                 variables: vec!["a=1".into(), "b=2".into()],
                 quiet: true,

@@ -17,8 +17,9 @@ use crate::logs::ComponentLogs;
 use crate::manifest::{ComponentDecl, Manifest};
 use crate::outbound::{AllowedHost, OutboundPolicy};
 use crate::routes::Router;
+use crate::runtime_config::{RuntimeConfig, SqliteDatabaseConfig};
 use crate::server::{ServedComponent, Server, serve};
-use crate::sqlite::{Databases, ResultLimits, SqliteAccess};
+use crate::sqlite::{Databases, Location, ResultLimits, SqliteAccess};
 use crate::state::ComponentState;
 use crate::variables::{ComponentVariables, process_env_lookup, resolve_app_variables};
 
@@ -47,6 +48,8 @@ pub struct HostOptions {
     pub request_timeout: Duration,
     /// Caps on a single SQLite result.
     pub sqlite_limits: ResultLimits,
+    /// `--runtime-config-file`: where SQLite databases live (Spin's `[sqlite_database.<label>]`).
+    pub runtime_config: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HostOptions {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for HostOptions {
             .field("wasm", &self.wasm)
             .field("request_timeout", &self.request_timeout)
             .field("sqlite_limits", &self.sqlite_limits)
+            .field("runtime_config", &self.runtime_config)
             .finish()
     }
 }
@@ -84,6 +88,7 @@ impl HostOptions {
             wasm: None,
             request_timeout: Duration::from_secs(30),
             sqlite_limits: ResultLimits::default(),
+            runtime_config: None,
         }
     }
 }
@@ -101,6 +106,7 @@ pub struct RunningHost {
     addr: SocketAddr,
     state_dir: PathBuf,
     routes: Vec<ServedRoute>,
+    databases: Vec<(String, String)>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -121,6 +127,11 @@ impl RunningHost {
 
     pub fn routes(&self) -> &[ServedRoute] {
         &self.routes
+    }
+
+    /// The SQLite databases the components may open: label and where it lives.
+    pub fn sqlite_databases(&self) -> &[(String, String)] {
+        &self.databases
     }
 
     /// Stops accepting, lets in-flight requests finish (briefly), and waits for the server.
@@ -200,7 +211,30 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         .local_addr()
         .map_err(|e| listen_error(opts.listen, &e))?;
 
-    let databases = Arc::new(Databases::new(&state_dir, opts.sqlite_limits));
+    let locations = match &opts.runtime_config {
+        Some(file) => sqlite_locations(&RuntimeConfig::load(file)?)?,
+        None => HashMap::new(),
+    };
+    let databases = Arc::new(Databases::with_locations(
+        &state_dir,
+        locations,
+        opts.sqlite_limits,
+    ));
+    let mut used = Vec::new();
+    for (id, decl) in &manifest.components {
+        for label in &decl.sqlite_databases {
+            match databases.location(label) {
+                Some(location) => used.push((label.clone(), location.to_string())),
+                None => anyhow::bail!(
+                    "component '{id}' uses SQLite database '{label}', which is not defined: \
+                     check the spelling, or pass a runtime config file that defines \
+                     [sqlite_database.{label}]"
+                ),
+            }
+        }
+    }
+    used.sort();
+    used.dedup();
     let wit_dir = manifest.dir.join("wit");
     let mut components = HashMap::new();
     for (id, decl) in &manifest.components {
@@ -282,9 +316,45 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         addr,
         state_dir,
         routes,
+        databases: used,
         stop,
         task: Some(task),
     })
+}
+
+/// Where each runtime-configured label lives. Refuses what this host cannot serve, so that a
+/// configuration meant for a remote database never silently falls back to a local file.
+fn sqlite_locations(config: &RuntimeConfig) -> anyhow::Result<HashMap<String, Location>> {
+    let mut locations = HashMap::new();
+    for (label, database) in &config.sqlite_databases {
+        let location = match database {
+            SqliteDatabaseConfig::Spin { path: None } => Location::Memory,
+            SqliteDatabaseConfig::Spin { path: Some(path) } => {
+                // As Spin does: the file's directory is created, the file on first use.
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        anyhow::anyhow!(
+                            "runtime config file {}: [sqlite_database.{label}]: cannot create \
+                             directory {}: {}",
+                            config.file.display(),
+                            parent.display(),
+                            crate::io_message(&e)
+                        )
+                    })?;
+                }
+                Location::File(path.clone())
+            }
+            SqliteDatabaseConfig::LibSql { url, .. } => anyhow::bail!(
+                "runtime config file {}: [sqlite_database.{label}] is type \"libsql\" ({url}): \
+                 this host has no libSQL client, so it cannot serve a remote libSQL/Turso \
+                 database; Spin itself (spin up --runtime-config-file …) and SpinKube do. Here, \
+                 use type = \"spin\" with a local path",
+                config.file.display()
+            ),
+        };
+        locations.insert(label.clone(), location);
+    }
+    Ok(locations)
 }
 
 /// A [`RunningHost`] on its own runtime, for plain `#[test]` functions and other sync callers.
@@ -460,6 +530,81 @@ token = "{{ token }}"
         assert!(e.starts_with("--sqlite statement failed: "), "{e}");
         assert!(e.contains("already exists"), "{e}");
         std::fs::remove_dir_all(manifest.parent().unwrap()).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runtime_config_moves_the_default_database_and_refuses_what_it_cannot_serve() {
+        let manifest = app("rc", Handler::Trap, "/...");
+        let dir = manifest.parent().unwrap().to_path_buf();
+        let shared = dir.join("shared/one.db");
+        let rc = dir.join("rc.toml");
+        std::fs::write(
+            &rc,
+            format!(
+                "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n",
+                shared.display()
+            ),
+        )
+        .unwrap();
+        let mut opts = HostOptions::new(&manifest);
+        opts.state_dir = Some(dir.join("state"));
+        opts.runtime_config = Some(rc.clone());
+        opts.sqlite = vec!["CREATE TABLE t (x); INSERT INTO t VALUES (7)".into()];
+        let host = start(opts.clone()).await.unwrap();
+        assert_eq!(
+            host.sqlite_databases(),
+            &[("default".to_string(), shared.display().to_string())]
+        );
+        host.shutdown().await.unwrap();
+        let conn = rusqlite::Connection::open(&shared).unwrap();
+        let x: i64 = conn.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 7);
+        assert!(!dir.join("state/sqlite_db.db").exists());
+
+        opts.sqlite.clear();
+        let refused = |text: &str| {
+            std::fs::write(&rc, text).unwrap();
+            let opts = opts.clone();
+            async move { start(opts).await.err().unwrap().to_string() }
+        };
+        let e = refused(
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://db.turso.io\"\ntoken = \"tok-123\"\n",
+        )
+        .await;
+        assert!(
+            e.contains(&format!("runtime config file {}", rc.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("[sqlite_database.default] is type \"libsql\""),
+            "{e}"
+        );
+        assert!(e.contains("Spin itself"), "{e}");
+        assert!(!e.contains("tok-123") && !e.contains('\n'), "{e}");
+        let e = refused("[sqlite_database.default]\ntype = \"redis\"\n").await;
+        assert!(e.contains("unknown type \"redis\""), "{e}");
+
+        // A label the component declares but nothing defines stops the start, as in Spin.
+        std::fs::write(
+            &manifest,
+            MANIFEST
+                .replace("ROUTE", "/...")
+                .replace(r#"["default"]"#, r#"["default", "archive"]"#),
+        )
+        .unwrap();
+        let e = refused("").await;
+        assert!(
+            e.contains("component 'guest' uses SQLite database 'archive', which is not defined"),
+            "{e}"
+        );
+        std::fs::write(&rc, "[sqlite_database.archive]\ntype = \"spin\"\n").unwrap();
+        let host = start(opts.clone()).await.unwrap();
+        assert_eq!(
+            host.sqlite_databases()[0].1,
+            "a temporary in-memory database"
+        );
+        host.shutdown().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

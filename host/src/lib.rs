@@ -14,6 +14,7 @@ pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;
+pub mod runtime_config;
 pub mod server;
 pub mod sqlite;
 pub mod state;

@@ -43,9 +43,26 @@ pub struct ConnectionHandle {
     db: Arc<Database>,
 }
 
+/// Where a label's database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// A `type = "spin"` runtime-config entry without `path`, as in Spin.
+    Memory,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Memory => f.write_str("a temporary in-memory database"),
+        }
+    }
+}
+
 /// The databases of one running host, opened on first use.
 pub struct Databases {
-    state_dir: PathBuf,
+    locations: HashMap<String, Location>,
     open: Mutex<HashMap<String, Arc<Database>>>,
     limits: ResultLimits,
 }
@@ -66,29 +83,45 @@ fn io(e: impl std::fmt::Display) -> Error {
 }
 
 impl Databases {
+    /// Without runtime configuration: only `default`, at `<state_dir>/sqlite_db.db`, as in Spin.
     pub fn new(state_dir: &Path, limits: ResultLimits) -> Databases {
+        Self::with_locations(state_dir, HashMap::new(), limits)
+    }
+
+    /// Runtime-configured labels; `default` stays in the state directory unless configured.
+    pub fn with_locations(
+        state_dir: &Path,
+        mut locations: HashMap<String, Location>,
+        limits: ResultLimits,
+    ) -> Databases {
+        locations
+            .entry(DEFAULT_LABEL.to_string())
+            .or_insert_with(|| Location::File(state_dir.join("sqlite_db.db")));
         Databases {
-            state_dir: state_dir.to_path_buf(),
+            locations,
             open: Mutex::new(HashMap::new()),
             limits,
         }
     }
 
-    pub fn default_path(&self) -> PathBuf {
-        self.state_dir.join("sqlite_db.db")
+    pub fn location(&self, label: &str) -> Option<&Location> {
+        self.locations.get(label)
     }
 
-    /// Opens (or returns the already open) database for `label`. Without runtime
-    /// configuration only `default` exists, as in Spin.
+    /// Opens (or returns the already open) database for `label`.
     pub fn get(&self, label: &str) -> Result<Arc<Database>, Error> {
-        if label != DEFAULT_LABEL {
-            return Err(Error::NoSuchDatabase);
-        }
+        let location = self.locations.get(label).ok_or(Error::NoSuchDatabase)?;
         let mut open = lock(&self.open);
         if let Some(db) = open.get(label) {
             return Ok(db.clone());
         }
-        let conn = rusqlite::Connection::open(self.default_path()).map_err(io)?;
+        // rusqlite's defaults, as Spin's `sqlite-inproc` opens it, including its 5 s busy
+        // timeout: that is what lets several processes share one file.
+        let conn = match location {
+            Location::File(path) => rusqlite::Connection::open(path),
+            Location::Memory => rusqlite::Connection::open_in_memory(),
+        }
+        .map_err(io)?;
         let db = Arc::new(Database {
             label: label.to_string(),
             conn: Mutex::new(conn),
@@ -300,6 +333,10 @@ mod tests {
         assert!(matches!(none.open("default"), Err(Error::AccessDenied)));
         assert!(matches!(none.open("other"), Err(Error::AccessDenied)));
         let (some, d2) = access("nosuch", &["default", "other"], ResultLimits::default());
+        assert_eq!(
+            some.databases.location("default"),
+            Some(&Location::File(d2.join("sqlite_db.db")))
+        );
         assert!(matches!(some.open("other"), Err(Error::NoSuchDatabase)));
         assert!(some.open("default").is_ok());
         assert!(
@@ -447,6 +484,57 @@ mod tests {
             e.starts_with("--sqlite @/no/such/file.sql: cannot read file"),
             "{e}"
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn configured_labels_open_their_own_files_and_memory() {
+        let dir = temp_dir("configured");
+        let shared = dir.join("shared.db");
+        let locations = HashMap::from([
+            ("default".to_string(), Location::File(shared.clone())),
+            ("scratch".to_string(), Location::Memory),
+        ]);
+        let dbs = Arc::new(Databases::with_locations(
+            &dir,
+            locations,
+            ResultLimits::default(),
+        ));
+        let a = SqliteAccess::new(vec!["default".into(), "scratch".into()], dbs.clone());
+        let l = a.limits();
+        a.open("default")
+            .unwrap()
+            .execute("CREATE TABLE t (x)", vec![], l)
+            .unwrap();
+        a.open("scratch")
+            .unwrap()
+            .execute("CREATE TABLE m (x)", vec![], l)
+            .unwrap();
+        assert!(shared.exists());
+        assert!(
+            !dir.join("sqlite_db.db").exists(),
+            "default moved by configuration"
+        );
+        assert!(matches!(a.open("other"), Err(Error::AccessDenied)));
+        assert!(matches!(dbs.get("other"), Err(Error::NoSuchDatabase)));
+
+        // A second connection to the same file (another replica) sees the table and waits
+        // out a writer instead of failing at once.
+        let other = rusqlite::Connection::open(&shared).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        a.open("default")
+            .unwrap()
+            .execute("INSERT INTO t VALUES (2)", vec![], l)
+            .unwrap();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+        release.join().unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
