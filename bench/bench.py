@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run (standard library only): seed a database, mint tokens, set the
+journal mode, and turn the raw wrk outputs into the markdown table."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import sqlite3
+import statistics
+import sys
+import time
+
+# The bench users. Each scenario has its own user, so one scenario's writes never change what
+# another measures (the list user keeps exactly 20 tasks).
+LIST_USER = "bench-list"
+BLOCK_USERS = ["bench-list", "bench-put", "bench-toggle", "bench-mixed"]
+POST_USER = "bench-post"
+DELETE_USER = "bench-delete"
+BLOCK = 20
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(key, sub, lifetime=12 * 3600):
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64(json.dumps({"sub": sub, "iat": now, "exp": now + lifetime},
+                             separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    tag = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(tag)}"
+
+
+def set_journal(db_path, mode):
+    """rollback -> DELETE, wal -> WAL; the mode persists in the file. Returns what SQLite
+    reports afterwards, so a refusal is caught rather than benchmarked."""
+    pragma = {"rollback": "DELETE", "wal": "WAL"}[mode]
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        got = conn.execute(f"PRAGMA journal_mode={pragma}").fetchone()[0]
+    finally:
+        conn.close()
+    if got.upper() != pragma:
+        sys.exit(f"bench: journal_mode={pragma} on {db_path} answered {got}")
+    return got.lower()
+
+
+def seed(db_path, migrations_dir, users, tasks_per_user, delete_supply):
+    """Schema from the migration files (exactly what the component applies and records), then
+    the data by SQL in one transaction. Returns the id block of each bench user."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for name in sorted(os.listdir(migrations_dir)):
+        if name.endswith(".sql"):
+            with open(os.path.join(migrations_dir, name)) as f:
+                conn.executescript(f.read())
+    now = int(time.time() * 1_000_000)
+    insert_task = ("INSERT INTO tasks (user_id, title, description, completed, created_at, "
+                   "updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO users (id, email, name, created_at) VALUES (?, ?, NULL, ?)",
+        ((f"user-{i:05d}", f"user-{i:05d}@example.com", now) for i in range(1, users + 1)))
+    conn.executemany(insert_task, (
+        (f"user-{u:05d}", f"Task {t} of user {u}", "seeded", t % 2, now + t, now + t)
+        for u in range(1, users + 1) for t in range(tasks_per_user)))
+    blocks = {}
+    for user, count in [(u, BLOCK) for u in BLOCK_USERS] + [(POST_USER, 0),
+                                                             (DELETE_USER, delete_supply)]:
+        conn.execute("INSERT INTO users (id, email, name, created_at) VALUES (?, NULL, NULL, ?)",
+                     (user, now))
+        first = None
+        for t in range(count):
+            cur = conn.execute(insert_task, (user, f"{user} task {t}",
+                                             "a seeded task of a benchmark user", 0,
+                                             now + t, now + t))
+            first = cur.lastrowid if first is None else first
+        blocks[user] = {"first": first or 0, "count": count}
+    conn.execute("COMMIT")
+    conn.close()
+    return blocks
+
+
+def summarize(results_dir):
+    """Reads plan.jsonl (one line per scenario measured, written by bench/run) and the raw wrk
+    outputs; prints the markdown table and the issue's targets; exits 1 on a failed run."""
+    entries = [json.loads(line) for line in open(os.path.join(results_dir, "plan.jsonl"))]
+    rows, failures, by_key = [], [], {}
+    for e in entries:
+        runs = []
+        for path in e["raw"]:
+            text = open(os.path.join(results_dir, path)).read()
+            m = re.search(r"^BENCH_JSON (.*)$", text, re.M)
+            if not m:
+                failures.append(f"{path}: no summary line (did wrk fail?)")
+                continue
+            runs.append(json.loads(m.group(1)))
+        if not runs:
+            continue
+        runs.sort(key=lambda r: r["rps"])
+        median = runs[len(runs) // 2]
+        expected = str(e["expect"])
+        total = sum(r["requests"] for r in runs)
+        non_2xx = sum(n for r in runs for code, n in r["statuses"].items()
+                      if not code.startswith("2"))
+        unexpected = {}
+        for r in runs:
+            for code, n in r["statuses"].items():
+                if code != expected:
+                    unexpected[code] = unexpected.get(code, 0) + n
+        socket_errors = sum(r["errors"][k] for r in runs for k in ("connect", "read", "write",
+                                                                    "timeout"))
+        label = f'{e["target"]} / {e["journal"]} / {e["scenario"]}'
+        if unexpected:
+            failures.append(f"{label}: expected only {expected}, got {unexpected}")
+        if socket_errors:
+            failures.append(f"{label}: {socket_errors} socket errors (connect/read/write/timeout)")
+        if total == 0:
+            failures.append(f"{label}: no responses")
+        row = {
+            **e,
+            "rps": median["rps"],
+            "rps_runs": [r["rps"] for r in runs],
+            "p50": median["p50_us"] / 1000, "p90": median["p90_us"] / 1000,
+            "p99": median["p99_us"] / 1000,
+            "non_2xx": non_2xx, "unexpected": sum(unexpected.values()),
+            "rss_mib": e.get("rss_kib", 0) / 1024,
+        }
+        rows.append(row)
+        by_key[(e["target"], e["journal"], e["scenario"])] = row
+
+    out = []
+    out.append("| target | journal | scenario | expect | req/s (median of %s) | p50 ms | p90 ms "
+               "| p99 ms | non-2xx | unexpected | peak RSS MiB |" % (
+                   len(entries[0]["raw"]) if entries else 3))
+    out.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        out.append(f'| {r["target"]} | {r["journal"]} | {r["scenario"]} | {r["expect"]} '
+                   f'| {r["rps"]:,.0f} | {r["p50"]:.2f} | {r["p90"]:.2f} | {r["p99"]:.2f} '
+                   f'| {r["non_2xx"]} | {r["unexpected"]} | {r["rss_mib"]:.1f} |')
+    out.append("")
+    out.append("All runs (req/s): " + "; ".join(
+        f'{r["target"]}/{r["journal"]}/{r["scenario"]} '
+        + "/".join(f"{x:,.0f}" for x in r["rps_runs"]) for r in rows))
+    out.append("")
+
+    def get(target, scenario, journal="wal"):
+        return by_key.get((target, journal, scenario))
+
+    def ratio(a, b):
+        return a["rps"] / b["rps"] if a and b and b["rps"] else None
+
+    checks = []
+    hl, hn, nl = get("host", "list"), get("host", "nope"), get("native", "list")
+    hp, hpr = get("host", "post"), get("host", "post", "rollback")
+    rss = [r["rss_mib"] for r in rows if r["target"] == "host"]
+    if hl:
+        checks.append(("host GET list ≥ 5,000 req/s", f'{hl["rps"]:,.0f} req/s',
+                       hl["rps"] >= 5000))
+        checks.append(("host GET list p99 ≤ 10 ms", f'{hl["p99"]:.2f} ms', hl["p99"] <= 10))
+    r = ratio(hl, hn)
+    if r is not None:
+        checks.append(("host GET list ≥ 70 % of host no-op", f"{r:.0%}", r >= 0.70))
+    r = ratio(hl, nl)
+    if r is not None:
+        checks.append(("host ≥ 1/3 of native, GET list", f"{r:.0%} (host/native)", r >= 1 / 3))
+    if hp:
+        beside = f', rollback journal {hpr["rps"]:,.0f} req/s' if hpr else ""
+        checks.append(("host POST ≥ 1,000 req/s with WAL", f'{hp["rps"]:,.0f} req/s{beside}',
+                       hp["rps"] >= 1000))
+    if rss:
+        checks.append(("host peak RSS under load ≤ 150 MiB", f"{max(rss):.1f} MiB",
+                       max(rss) <= 150))
+    if checks:
+        out.append("| target | measured | met |")
+        out.append("|---|---|---|")
+        for name, value, ok in checks:
+            out.append(f"| {name} | {value} | {'yes' if ok else 'NO'} |")
+        out.append("")
+    for target in sorted({r["target"] for r in rows}):
+        for scenario in ("list", "nope"):
+            a, b = get(target, scenario), get("native", scenario)
+            if target != "native" and a and b:
+                out.append(f"- {target} / native, {scenario}: {ratio(a, b):.2f}")
+    if failures:
+        out.append("")
+        out.append("FAILED:")
+        out.extend(f"- {f}" for f in failures)
+    print("\n".join(out))
+    return 1 if failures else 0
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "token":
+        print(token(args[0], args[1]))
+    elif cmd == "journal":
+        print(set_journal(args[0], args[1]))
+    elif cmd == "seed":
+        blocks = seed(args[0], args[1], int(args[2]), int(args[3]), int(args[4]))
+        print(json.dumps(blocks))
+    elif cmd == "summarize":
+        return summarize(args[0])
+    else:
+        sys.exit(f"bench.py: unknown command {cmd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
