@@ -1,0 +1,324 @@
+//! How a list request's latency depends on how many tasks there are: one user with 10, 1,000 or
+//! 100,000 tasks, among 10,000 users who have a few tasks each, so the table is large whatever
+//! the user's own count. Natively over rusqlite, with the real migrations, `store::list_tasks`
+//! and its SQL; every combination of sort (created/updated/title, each in its default order) and
+//! status filter (all/pending/completed), first page, the default page size (50).
+//!
+//! With the indexes the list needs (`tests/query_plans.rs`), a page is an index range read in
+//! order and its cost should hardly depend on the user's task count: the target is at most 1.5×
+//! from 10 to 100,000 tasks. At the end the bench prints, per combination, the medians and the
+//! ratios 100k/10 and 100k/1k (the 10-task user's pages hold at most 10 rows, the others 50, so
+//! 100k/1k compares equal pages). `list_limit10/created_all` reads pages of 10 at every size, so
+//! that the three read the same rows' worth and only the table differs.
+//!
+//! `offset/…` reads deeper pages of the 100,000-task user: SQLite steps over `OFFSET` rows one
+//! by one, so those grow with the offset by design of offset paging.
+//!
+//! The databases are built once (bulk inserts in one transaction, in creation-time order so that
+//! the user's rows are interleaved with everyone else's, as in real life) and cached in the
+//! temporary directory under a name that changes with the migrations.
+//!
+//! Run: `cargo bench --bench scale`.
+
+// Shared with tests/query_plans.rs, which uses all of it.
+#[allow(dead_code)]
+#[path = "support/sqlite.rs"]
+mod sqlite;
+
+use criterion::{BenchmarkId, Criterion};
+use sqlite::Sqlite;
+use std::hash::{Hash, Hasher};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use task_api::auth::AuthenticatedUser;
+use task_api::domain::{ListQuery, SortKey, SortOrder, StatusFilter};
+use task_api::migrations::{self, MIGRATIONS};
+use task_api::store;
+
+const USERS: usize = 10_000;
+/// Tasks of each user other than the measured one.
+const OTHERS_TASKS: usize = 5;
+const SIZES: [usize; 3] = [10, 1_000, 100_000];
+const TARGET: &str = "user-target";
+/// Bump when the generated data changes, so cached databases are rebuilt.
+const DATA_VERSION: u32 = 1;
+
+const STATUSES: [(StatusFilter, &str); 3] = [
+    (StatusFilter::All, "all"),
+    (StatusFilter::Pending, "pending"),
+    (StatusFilter::Completed, "completed"),
+];
+const SORTS: [(SortKey, &str); 3] = [
+    (SortKey::Created, "created"),
+    (SortKey::Updated, "updated"),
+    (SortKey::Title, "title"),
+];
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let databases: Vec<(usize, Sqlite)> = SIZES
+        .iter()
+        .map(|&size| (size, Sqlite::open(&database(size))))
+        .collect();
+    let user = AuthenticatedUser::for_tests(TARGET);
+
+    let mut group = criterion.benchmark_group("list");
+    for (sort, sort_name) in SORTS {
+        for (status, status_name) in STATUSES {
+            let query = ListQuery {
+                status,
+                sort,
+                order: default_order(sort),
+                ..ListQuery::default()
+            };
+            for (size, db) in &databases {
+                let rows = store::list_tasks(db, &user, &query).unwrap().len();
+                assert!((1..=50).contains(&rows), "{rows} rows");
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{sort_name}_{status_name}"), size),
+                    &query,
+                    |b, query| b.iter(|| store::list_tasks(db, &user, black_box(query)).unwrap()),
+                );
+            }
+        }
+    }
+    group.finish();
+
+    // The 10-task user's pages hold at most 10 rows and the others' 50: with a page of 10 all
+    // three read and copy the same number of rows, so this isolates the table's size.
+    let mut group = criterion.benchmark_group("list_limit10");
+    let query = ListQuery {
+        limit: 10,
+        ..ListQuery::default()
+    };
+    for (size, db) in &databases {
+        group.bench_with_input(BenchmarkId::new("created_all", size), &query, |b, query| {
+            b.iter(|| store::list_tasks(db, &user, black_box(query)).unwrap())
+        });
+    }
+    group.finish();
+
+    let (_, largest) = databases.last().unwrap();
+    let mut group = criterion.benchmark_group("offset");
+    for offset in [0_u64, 1_000, 50_000] {
+        let query = ListQuery {
+            offset,
+            ..ListQuery::default()
+        };
+        group.bench_with_input(
+            BenchmarkId::new("created_all_100000", offset),
+            &query,
+            |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query)).unwrap()),
+        );
+    }
+    group.finish();
+
+    criterion.final_summary();
+    // `--test` runs each benchmark once and saves no estimates.
+    if !std::env::args().any(|arg| arg == "--test") {
+        print_ratios();
+    }
+}
+
+fn default_order(sort: SortKey) -> SortOrder {
+    match sort {
+        SortKey::Title => SortOrder::Asc,
+        SortKey::Created | SortKey::Updated => SortOrder::Desc,
+    }
+}
+
+/// The cached database with `size` tasks for [`TARGET`], built if missing.
+fn database(size: usize) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in MIGRATIONS {
+        migration.sql.hash(&mut hasher);
+    }
+    (DATA_VERSION, USERS, OTHERS_TASKS).hash(&mut hasher);
+    let dir = std::env::temp_dir().join("task-api-scale");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("tasks-{size}-{:016x}.sqlite", hasher.finish()));
+    if path.exists() {
+        return path;
+    }
+    let started = Instant::now();
+    // Built under another name and renamed when complete, so an interrupted build is never
+    // taken for a finished one.
+    let partial = dir.join(format!("partial-{size}-{}.sqlite", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
+    }
+    build(&partial, size);
+    std::fs::rename(&partial, &path).unwrap();
+    eprintln!(
+        "built {} ({size} tasks for the measured user) in {:.1} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    path
+}
+
+fn build(path: &Path, size: usize) {
+    let db = Sqlite::open(path);
+    migrations::apply(&db, 0).unwrap();
+    let mut random = SplitMix(size as u64);
+    // (created_at, user index) for every task; USERS - 1 is the measured user.
+    let mut tasks: Vec<(i64, usize)> = Vec::with_capacity((USERS - 1) * OTHERS_TASKS + size);
+    let start = 1_750_000_000_000_000_i64;
+    let year = 365 * 24 * 3600 * 1_000_000_i64;
+    for user in 0..USERS - 1 {
+        for _ in 0..OTHERS_TASKS {
+            tasks.push((start + random.below(year as u64) as i64, user));
+        }
+    }
+    for _ in 0..size {
+        tasks.push((start + random.below(year as u64) as i64, USERS - 1));
+    }
+    tasks.sort_unstable();
+    let user_id = |index: usize| {
+        if index == USERS - 1 {
+            TARGET.to_owned()
+        } else {
+            format!("user-{index:05}")
+        }
+    };
+    let mut connection = db.connection();
+    let tx = connection.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO users (id, email, name, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        for index in 0..USERS {
+            let id = user_id(index);
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    format!("{id}@example.com"),
+                    id,
+                    start
+                ])
+                .unwrap();
+        }
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO tasks (user_id, title, description, completed, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .unwrap();
+        for (created_at, user) in tasks {
+            // Half the tasks were edited some time after their creation.
+            let updated_at = if random.below(2) == 0 {
+                created_at
+            } else {
+                created_at + random.below(30 * 24 * 3600 * 1_000_000) as i64
+            };
+            let description = (random.below(3) != 0).then(|| random.words(8, 16));
+            insert
+                .execute(rusqlite::params![
+                    user_id(user),
+                    random.title(),
+                    description,
+                    random.below(10) < 4,
+                    created_at,
+                    updated_at
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// A small deterministic generator (SplitMix64), so every build makes the same data.
+struct SplitMix(u64);
+
+const WORDS: [&str; 24] = [
+    "buy", "milk", "review", "report", "call", "dentist", "plan", "trip", "fix", "bike", "write",
+    "draft", "book", "flights", "pay", "rent", "clean", "garage", "water", "plants", "email",
+    "team", "read", "paper",
+];
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    fn words(&mut self, min: u64, max: u64) -> String {
+        let count = min + self.below(max - min + 1);
+        (0..count)
+            .map(|_| WORDS[self.below(WORDS.len() as u64) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Two to five words, capitalised or not, so that `COLLATE NOCASE` has work to do.
+    fn title(&mut self) -> String {
+        let title = self.words(2, 5);
+        if self.below(2) == 0 {
+            let mut chars = title.chars();
+            let first = chars.next().unwrap().to_ascii_uppercase();
+            std::iter::once(first).chain(chars).collect()
+        } else {
+            title
+        }
+    }
+}
+
+/// Criterion's medians of this run, read back from where it saved them, as the table of ratios
+/// the scale study is about.
+fn print_ratios() {
+    let home = std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR").map(|dir| PathBuf::from(dir).join("criterion"))
+        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"));
+    let median_us_in = |group: &str, name: &str, size: usize| -> Option<f64> {
+        let file = home.join(format!("{group}/{name}/{size}/new/estimates.json"));
+        let estimates: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+        Some(estimates["median"]["point_estimate"].as_f64()? / 1e3)
+    };
+    let median_us = |name: &str, size: usize| median_us_in("list", name, size);
+    println!(
+        "\nlist latency, median µs (first page, limit 50; {USERS} users, {OTHERS_TASKS} tasks each besides the measured one)"
+    );
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "sort_status", "10", "1k", "100k", "100k/10", "100k/1k"
+    );
+    let limit10: Vec<Option<f64>> = SIZES
+        .iter()
+        .map(|&size| median_us_in("list_limit10", "created_all", size))
+        .collect();
+    if let [Some(small), Some(mid), Some(large)] = limit10[..] {
+        println!(
+            "{:<20} {small:>9.2} {mid:>9.2} {large:>9.2} {:>8.2}x {:>8.2}x",
+            "created_all limit=10",
+            large / small,
+            large / mid
+        );
+    }
+    for (_, sort) in SORTS {
+        for (_, status) in STATUSES {
+            let name = format!("{sort}_{status}");
+            let [Some(small), Some(mid), Some(large)] = SIZES.map(|size| median_us(&name, size))
+            else {
+                println!("{name:<20} (no saved estimates: was it filtered out?)");
+                continue;
+            };
+            println!(
+                "{name:<20} {small:>9.2} {mid:>9.2} {large:>9.2} {:>8.2}x {:>8.2}x",
+                large / small,
+                large / mid
+            );
+        }
+    }
+}
