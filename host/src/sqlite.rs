@@ -108,6 +108,11 @@ impl Databases {
         self.locations.get(label)
     }
 
+    /// The database for `label` if it is already open: no file is touched.
+    pub fn get_open(&self, label: &str) -> Option<Arc<Database>> {
+        lock(&self.open).get(label).cloned()
+    }
+
     /// Opens (or returns the already open) database for `label`.
     pub fn get(&self, label: &str) -> Result<Arc<Database>, Error> {
         let location = self.locations.get(label).ok_or(Error::NoSuchDatabase)?;
@@ -186,6 +191,14 @@ impl SqliteAccess {
         self.databases.get(label)
     }
 
+    /// [`SqliteAccess::open`] if that needs no file to be opened; `None` otherwise.
+    pub fn open_if_open(&self, label: &str) -> Option<Result<Arc<Database>, Error>> {
+        if !self.allowed.iter().any(|l| l == label) {
+            return Some(Err(Error::AccessDenied));
+        }
+        self.databases.get_open(label).map(Ok)
+    }
+
     pub fn limits(&self) -> ResultLimits {
         self.databases.limits()
     }
@@ -196,44 +209,77 @@ impl Database {
         &self.label
     }
 
-    /// `connection.execute`: exactly one statement, parameters bound positionally.
+    /// `connection.execute`: exactly one statement, parameters bound positionally. Blocks
+    /// while another request holds the connection and while SQLite waits on the disk.
     pub fn execute(
         &self,
         statement: &str,
         parameters: Vec<Value>,
         limits: ResultLimits,
     ) -> Result<QueryResult, Error> {
-        let conn = lock(&self.conn);
-        let mut stmt = conn.prepare_cached(statement).map_err(io)?;
-        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-        let ncols = columns.len();
-        let params = parameters.into_iter().map(to_sql);
-        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
-        let mut out = Vec::new();
-        let mut bytes: usize = columns.iter().map(String::len).sum();
-        while let Some(row) = rows.next().map_err(io)? {
-            if out.len() >= limits.max_rows {
-                return Err(Error::Io(format!(
-                    "query result too large: more than {} rows",
-                    limits.max_rows
-                )));
-            }
-            let mut values = Vec::with_capacity(ncols);
-            for i in 0..ncols {
-                let value = from_sql(row.get_ref(i).map_err(io)?);
-                bytes = bytes.saturating_add(value_size(&value));
-                values.push(value);
-            }
-            if bytes > limits.max_bytes {
-                return Err(Error::Io(format!(
-                    "query result too large: more than {} bytes",
-                    limits.max_bytes
-                )));
-            }
-            out.push(RowResult { values });
-        }
-        Ok(QueryResult { columns, rows: out })
+        run(&lock(&self.conn), statement, parameters, limits)
     }
+
+    /// Runs the statement now if that cannot wait: the connection is free, no transaction is
+    /// open (whose COMMIT would sync) and SQLite says the statement only reads. Otherwise hands
+    /// the parameters back for [`Database::execute`] on a thread that may block.
+    pub fn execute_if_read(
+        &self,
+        statement: &str,
+        parameters: Vec<Value>,
+        limits: ResultLimits,
+    ) -> Result<Result<QueryResult, Error>, Vec<Value>> {
+        let conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(parameters),
+        };
+        let reads_only = conn.is_autocommit()
+            && conn
+                .prepare_cached(statement)
+                .is_ok_and(|stmt| stmt.readonly());
+        if !reads_only {
+            return Err(parameters);
+        }
+        Ok(run(&conn, statement, parameters, limits))
+    }
+}
+
+fn run(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+    limits: ResultLimits,
+) -> Result<QueryResult, Error> {
+    let mut stmt = conn.prepare_cached(statement).map_err(io)?;
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+    let ncols = columns.len();
+    let params = parameters.into_iter().map(to_sql);
+    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
+    let mut out = Vec::new();
+    let mut bytes: usize = columns.iter().map(String::len).sum();
+    while let Some(row) = rows.next().map_err(io)? {
+        if out.len() >= limits.max_rows {
+            return Err(Error::Io(format!(
+                "query result too large: more than {} rows",
+                limits.max_rows
+            )));
+        }
+        let mut values = Vec::with_capacity(ncols);
+        for i in 0..ncols {
+            let value = from_sql(row.get_ref(i).map_err(io)?);
+            bytes = bytes.saturating_add(value_size(&value));
+            values.push(value);
+        }
+        if bytes > limits.max_bytes {
+            return Err(Error::Io(format!(
+                "query result too large: more than {} bytes",
+                limits.max_bytes
+            )));
+        }
+        out.push(RowResult { values });
+    }
+    Ok(QueryResult { columns, rows: out })
 }
 
 fn value_size(v: &Value) -> usize {
@@ -277,8 +323,15 @@ impl sqlite::Host for RequestState {}
 
 impl sqlite::HostConnection for RequestState {
     async fn open(&mut self, database: String) -> Result<Resource<ConnectionHandle>, Error> {
-        let app = self.app.clone();
-        let db = blocking(move || app.sqlite.open(&database)).await?;
+        // Spin runs every database call on a blocking thread. Handing a call to that pool and
+        // back costs more than a cached read itself, so what cannot block runs right here.
+        let db = match self.app.sqlite.open_if_open(&database) {
+            Some(db) => db?,
+            None => {
+                let app = self.app.clone();
+                blocking(move || app.sqlite.open(&database)).await?
+            }
+        };
         self.table
             .push(ConnectionHandle { db })
             .map_err(|e| Error::Io(e.to_string()))
@@ -297,6 +350,10 @@ impl sqlite::HostConnection for RequestState {
             .db
             .clone();
         let limits = self.app.sqlite.limits();
+        let parameters = match db.execute_if_read(&statement, parameters, limits) {
+            Ok(result) => return result,
+            Err(parameters) => parameters,
+        };
         blocking(move || db.execute(&statement, parameters, limits)).await
     }
 
@@ -362,6 +419,45 @@ mod tests {
             .unwrap();
         y.execute("INSERT INTO t VALUES (1)", vec![], a.limits())
             .unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn only_uncontended_reads_outside_a_transaction_run_in_place() {
+        let (a, dir) = access("inline", &["default"], ResultLimits::default());
+        assert!(a.open_if_open("default").is_none(), "nothing is open yet");
+        assert!(matches!(
+            a.open_if_open("other"),
+            Some(Err(Error::AccessDenied))
+        ));
+        let db = a.open("default").unwrap();
+        assert!(Arc::ptr_eq(
+            &a.open_if_open("default").unwrap().unwrap(),
+            &db
+        ));
+        let l = a.limits();
+        db.execute("CREATE TABLE t (v)", vec![], l).unwrap();
+        db.execute("INSERT INTO t VALUES (1)", vec![], l).unwrap();
+
+        let read = db.execute_if_read("SELECT v FROM t WHERE v = ?", vec![Value::Integer(1)], l);
+        let rows = read.expect("a read on a free connection runs now").unwrap();
+        assert_eq!(rows.rows.len(), 1);
+
+        // Writes go to the blocking pool, parameters handed back untouched.
+        let write = db.execute_if_read("INSERT INTO t VALUES (?)", vec![Value::Integer(2)], l);
+        assert!(matches!(write.err().as_deref(), Some([Value::Integer(2)])));
+        // So does anything inside a transaction, even a read: its COMMIT would sync.
+        db.execute("BEGIN", vec![], l).unwrap();
+        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_err());
+        assert!(db.execute_if_read("COMMIT", vec![], l).is_err());
+        db.execute("COMMIT", vec![], l).unwrap();
+        // And a read while another request holds the connection.
+        let held = lock(&db.conn);
+        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_err());
+        drop(held);
+        // A statement that does not prepare is left to the slow path to report.
+        assert!(db.execute_if_read("SELEKT", vec![], l).is_err());
+        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
