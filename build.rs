@@ -3,8 +3,9 @@
 /// The component's linear memory at start: Rust's 1 MiB shadow stack, ~110 KiB of data, and
 /// heap enough for a request. With Rust's default (stack + data, rounded up) every request
 /// grows memory at its first allocations, and the runtime must then re-protect and release the
-/// grown pages when the instance is recycled: that halved the throughput of a 404 through the
-/// bundled host (bench/README.md). Spin's pooling allocator recycles instances the same way.
+/// grown pages when the instance is recycled: that cost about a third of a 404's throughput
+/// through the bundled host (bench/README.md, "Making it fast"). Spin's pooling allocator
+/// recycles instances the same way.
 const INITIAL_MEMORY_BYTES: u32 = 2 << 20;
 
 fn main() {
