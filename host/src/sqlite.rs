@@ -223,6 +223,10 @@ impl Database {
     /// Runs the statement now if that cannot wait: the connection is free, no transaction is
     /// open (whose COMMIT would sync) and SQLite says the statement only reads. Otherwise hands
     /// the parameters back for [`Database::execute`] on a thread that may block.
+    ///
+    /// One wait remains possible: several processes sharing a file in rollback-journal mode,
+    /// where a reader waits (up to the busy timeout) for another process's write lock. The
+    /// component's migrations put the file in WAL mode, where readers never wait for writers.
     pub fn execute_if_read(
         &self,
         statement: &str,
