@@ -217,7 +217,9 @@ impl Database {
         parameters: Vec<Value>,
         limits: ResultLimits,
     ) -> Result<QueryResult, Error> {
-        run(&lock(&self.conn), statement, parameters, limits)
+        let conn = lock(&self.conn);
+        let stmt = conn.prepare_cached(statement).map_err(io)?;
+        run(stmt, parameters, limits)
     }
 
     /// Runs the statement now if that cannot wait: the connection is free, no transaction is
@@ -238,24 +240,22 @@ impl Database {
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return Err(parameters),
         };
-        let reads_only = conn.is_autocommit()
-            && conn
-                .prepare_cached(statement)
-                .is_ok_and(|stmt| stmt.readonly());
-        if !reads_only {
+        if !conn.is_autocommit() {
             return Err(parameters);
         }
-        Ok(run(&conn, statement, parameters, limits))
+        match conn.prepare_cached(statement) {
+            Ok(stmt) if stmt.readonly() => Ok(run(stmt, parameters, limits)),
+            // A statement that does not prepare is reported by the slow path.
+            _ => Err(parameters),
+        }
     }
 }
 
 fn run(
-    conn: &rusqlite::Connection,
-    statement: &str,
+    mut stmt: rusqlite::CachedStatement<'_>,
     parameters: Vec<Value>,
     limits: ResultLimits,
 ) -> Result<QueryResult, Error> {
-    let mut stmt = conn.prepare_cached(statement).map_err(io)?;
     let columns: Vec<String> = stmt.column_names().map(String::from).collect();
     let ncols = columns.len();
     let params = parameters.into_iter().map(to_sql);
