@@ -48,8 +48,8 @@ fn pooling_config() -> Config {
         .max_unused_warm_slots(32);
     // A request leaves its slot dirty. By default wasmtime hands the pages back with
     // madvise(DONTNEED), so the next request faults each page in again, and every madvise and
-    // mprotect in a multi-threaded process interrupts the other cores to flush their TLBs: a
-    // profile of the host under load spent about 45 % of its time in the kernel doing that.
+    // mprotect in a multi-threaded process interrupts the other cores to flush their TLBs: under
+    // load that put half of the host's time in the kernel (bench/PROFILE.md).
     // Tables are a few KiB: zeroing them in place is always cheaper.
     pool.table_keep_resident(TABLE_KEEP_RESIDENT);
     if pagemap_scan_supported() {

@@ -185,18 +185,24 @@ impl SqliteAccess {
     /// `connection.open`: labels the component did not declare are denied before anything else,
     /// so a component cannot probe which databases exist.
     pub fn open(&self, label: &str) -> Result<Arc<Database>, Error> {
-        if !self.allowed.iter().any(|l| l == label) {
-            return Err(Error::AccessDenied);
-        }
+        self.check_allowed(label)?;
         self.databases.get(label)
     }
 
     /// [`SqliteAccess::open`] if that needs no file to be opened; `None` otherwise.
     pub fn open_if_open(&self, label: &str) -> Option<Result<Arc<Database>, Error>> {
-        if !self.allowed.iter().any(|l| l == label) {
-            return Some(Err(Error::AccessDenied));
+        match self.check_allowed(label) {
+            Ok(()) => self.databases.get_open(label).map(Ok),
+            Err(denied) => Some(Err(denied)),
         }
-        self.databases.get_open(label).map(Ok)
+    }
+
+    fn check_allowed(&self, label: &str) -> Result<(), Error> {
+        if self.allowed.iter().any(|l| l == label) {
+            Ok(())
+        } else {
+            Err(Error::AccessDenied)
+        }
     }
 
     pub fn limits(&self) -> ResultLimits {
@@ -223,7 +229,8 @@ impl Database {
     }
 
     /// Runs the statement now if that cannot wait: the connection is free, no transaction is
-    /// open (whose COMMIT would sync) and SQLite says the statement only reads. Otherwise hands
+    /// open, and SQLite says the statement only reads. (SQLite counts COMMIT as read-only, yet
+    /// it syncs; outside a transaction there is nothing to commit.) Otherwise hands
     /// the parameters back for [`Database::execute`] on a thread that may block.
     ///
     /// One wait remains possible: several processes sharing a file in rollback-journal mode,
@@ -450,7 +457,7 @@ mod tests {
         // Writes go to the blocking pool, parameters handed back untouched.
         let write = db.execute_if_read("INSERT INTO t VALUES (?)", vec![Value::Integer(2)], l);
         assert!(matches!(write.err().as_deref(), Some([Value::Integer(2)])));
-        // So does anything inside a transaction, even a read: its COMMIT would sync.
+        // Inside a transaction nothing runs in place, so COMMIT (read-only to SQLite) cannot.
         db.execute("BEGIN", vec![], l).unwrap();
         assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_err());
         assert!(db.execute_if_read("COMMIT", vec![], l).is_err());
