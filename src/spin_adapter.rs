@@ -8,9 +8,12 @@ use crate::http::{Body, MAX_BODY_BYTES, Request, Response};
 use crate::time::Timestamp;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use spin_sdk::http::OutgoingBody;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::wit::wasi::http0_2_0::types::ResponseOutparam as RawOutparam;
 use spin_sdk::{http_component, sqlite, variables};
 use std::cell::OnceCell;
+use wasi::io::streams::OutputStream;
 
 #[http_component]
 async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
@@ -25,7 +28,7 @@ async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
             now: Timestamp::now(),
         },
     );
-    send_response(response_out, response).await;
+    send_response(response_out, response);
 }
 
 async fn read_request(incoming: IncomingRequest) -> Request {
@@ -85,19 +88,77 @@ async fn read_body(incoming: IncomingRequest, headers: &HeaderMap) -> Body {
     Body::Complete(body)
 }
 
-async fn send_response(response_out: ResponseOutparam, response: Response) {
+/// Hands the response to the runtime with its whole body already written and finished, so the
+/// runtime's HTTP server finds head and body ready together and sends them in one write. Setting
+/// the head first (what `ResponseOutparam::set_with_body` does) lets the server flush the head
+/// alone; the body then waits behind Nagle's algorithm for the client's delayed ACK — tens of
+/// milliseconds per request on a keep-alive connection under Spin, which does not set
+/// TCP_NODELAY. A body larger than the runtime lets us buffer is streamed after the head.
+fn send_response(response_out: ResponseOutparam, response: Response) {
     let (parts, body) = response.into_parts();
-    let headers: Vec<(String, Vec<u8>)> = parts
+    let mut headers: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
+    if !parts.headers.contains_key(header::CONTENT_LENGTH) && has_body(parts.status) {
+        headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+    }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(fields);
     let _ = outgoing.set_status_code(parts.status.as_u16());
-    if let Err(error) = response_out.set_with_body(outgoing, body).await {
-        eprintln!("could not send the response: {error}");
+    let out = response_out.into_inner();
+    let Ok(outgoing_body) = outgoing.body() else {
+        RawOutparam::set(out, Ok(outgoing));
+        return;
+    };
+    let Ok(stream) = outgoing_body.write() else {
+        RawOutparam::set(out, Ok(outgoing));
+        return;
+    };
+    let buffered = write_without_waiting(&stream, &body);
+    if buffered == body.len() {
+        drop(stream);
+        let _ = OutgoingBody::finish(outgoing_body, None);
+        RawOutparam::set(out, Ok(outgoing));
+        return;
     }
+    RawOutparam::set(out, Ok(outgoing));
+    let mut rest = &body[buffered..];
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(4096)];
+        if let Err(error) = stream.blocking_write_and_flush(chunk) {
+            eprintln!("could not send the response body: {error}");
+            return;
+        }
+        rest = &rest[chunk.len()..];
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(outgoing_body, None);
+}
+
+/// 1xx, 204 and 304 responses carry no body and no `Content-Length` of one.
+fn has_body(status: http::StatusCode) -> bool {
+    !(status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED)
+}
+
+/// Writes as much of `bytes` as the stream accepts without blocking; returns how much.
+fn write_without_waiting(stream: &OutputStream, bytes: &[u8]) -> usize {
+    let mut written = 0;
+    while written < bytes.len() {
+        let permitted = match stream.check_write() {
+            Ok(0) | Err(_) => break,
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let end = written + permitted.min(bytes.len() - written);
+        if stream.write(&bytes[written..end]).is_err() {
+            break;
+        }
+        written = end;
+    }
+    written
 }
 
 /// The `default` database, opened on first use (routes that need no database never open it).

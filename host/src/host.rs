@@ -235,6 +235,9 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
     }
     used.sort();
     used.dedup();
+    // What the manifest's own defaults render to: Spin refuses to load an app whose
+    // allowed_outbound_hosts are invalid with them (a required variable has no default).
+    let defaults = resolve_app_variables(&manifest, &[], &|_| None).ok();
     let wit_dir = manifest.dir.join("wit");
     let mut components = HashMap::new();
     for (id, decl) in &manifest.components {
@@ -256,12 +259,7 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         .await
         .map_err(|e| anyhow::anyhow!("compiling component '{id}' failed: {e}"))??;
 
-        let allowed = decl
-            .allowed_outbound_hosts
-            .iter()
-            .map(|h| AllowedHost::resolve(h, &app_values))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|e| anyhow::anyhow!("component '{id}': allowed_outbound_hosts: {e}"))?;
+        let allowed = allowed_hosts(id, &decl.allowed_outbound_hosts, &app_values, &defaults)?;
         let state = ComponentState {
             id: id.clone(),
             sqlite: SqliteAccess::new(decl.sqlite_databases.clone(), databases.clone()),
@@ -320,6 +318,38 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         stop,
         task: Some(task),
     })
+}
+
+/// A component's `allowed_outbound_hosts` with the app's values. As in Spin 4.0.2: an entry
+/// invalid with the manifest's defaults stops the start; one that only the values given at
+/// start-up make invalid (an empty variable, say) is resolved per instance there, fails, and
+/// denies every outbound request, so here it is a warning and no host is granted.
+fn allowed_hosts(
+    id: &str,
+    entries: &[String],
+    values: &HashMap<String, String>,
+    defaults: &Option<HashMap<String, String>>,
+) -> anyhow::Result<Vec<AllowedHost>> {
+    let resolve = |values: &HashMap<String, String>| {
+        entries
+            .iter()
+            .map(|h| AllowedHost::resolve(h, values))
+            .collect::<Result<Vec<_>, String>>()
+    };
+    if let Some(defaults) = defaults {
+        resolve(defaults)
+            .map_err(|e| anyhow::anyhow!("component '{id}': allowed_outbound_hosts: {e}"))?;
+    }
+    match resolve(values) {
+        Ok(allowed) => Ok(allowed),
+        Err(e) => {
+            eprintln!(
+                "warning: component '{id}': allowed_outbound_hosts: {e}; no outbound request \
+                 will be allowed"
+            );
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// Where each runtime-configured label lives. Refuses what this host cannot serve, so that a

@@ -300,7 +300,8 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, client)) => {
-                    let _ = stream.set_nodelay(true);
+                    // No TCP_NODELAY, as Spin 4.0.2 sets none: a component that hands its
+                    // response over in pieces must see the same Nagle delays here as there.
                     connections.spawn(serve_connection(stream, client, server.clone(), shutdown.clone()));
                 }
                 Err(e) => {

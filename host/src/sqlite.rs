@@ -1,10 +1,13 @@
-//! `fermyon:spin/sqlite@2.0.0` with the semantics of Spin's `sqlite-inproc`: one connection per
-//! database label, shared by every request behind a mutex, opened lazily with SQLite's defaults
-//! (the component's migrations choose journal mode and synchronous level).
+//! `fermyon:spin/sqlite@2.0.0` with the semantics of Spin 4.0.2's local SQLite
+//! (`factor-sqlite` + `sqlite-inproc`): every guest `open` is a connection of its own, which
+//! opens the file (with rusqlite's defaults, including its 5 s busy timeout) on its first
+//! statement and closes it when the guest drops it or the instance ends. Every statement runs
+//! on tokio's blocking pool, one statement per `execute`. So a `BEGIN … COMMIT` across calls of
+//! one request is a real transaction on that request's connection, exactly as under Spin.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::Resource;
@@ -32,22 +35,12 @@ impl Default for ResultLimits {
     }
 }
 
-/// One open database: the single connection all requests share.
-pub struct Database {
-    label: String,
-    conn: Mutex<rusqlite::Connection>,
-}
-
-/// What a guest's `connection` resource points to.
-pub struct ConnectionHandle {
-    db: Arc<Database>,
-}
-
 /// Where a label's database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     File(PathBuf),
-    /// A `type = "spin"` runtime-config entry without `path`, as in Spin.
+    /// A `type = "spin"` runtime-config entry without `path`. As in Spin, every connection to
+    /// it is a new, empty in-memory database.
     Memory,
 }
 
@@ -60,10 +53,9 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// The databases of one running host, opened on first use.
+/// The databases of one running host: where each label lives.
 pub struct Databases {
     locations: HashMap<String, Location>,
-    open: Mutex<HashMap<String, Arc<Database>>>,
     limits: ResultLimits,
 }
 
@@ -72,6 +64,16 @@ pub struct SqliteAccess {
     allowed: Vec<String>,
     databases: Arc<Databases>,
 }
+
+/// What a guest's `connection` resource is: one connection, opened on its first statement.
+pub struct Connection {
+    location: Location,
+    limits: ResultLimits,
+    opened: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
+}
+
+/// The resource type the bindings map `fermyon:spin/sqlite.connection` to.
+pub type ConnectionHandle = Arc<Connection>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the connection itself intact; keep serving.
@@ -97,45 +99,25 @@ impl Databases {
         locations
             .entry(DEFAULT_LABEL.to_string())
             .or_insert_with(|| Location::File(state_dir.join("sqlite_db.db")));
-        Databases {
-            locations,
-            open: Mutex::new(HashMap::new()),
-            limits,
-        }
+        Databases { locations, limits }
     }
 
     pub fn location(&self, label: &str) -> Option<&Location> {
         self.locations.get(label)
     }
 
-    /// The database for `label` if it is already open: no file is touched.
-    pub fn get_open(&self, label: &str) -> Option<Arc<Database>> {
-        lock(&self.open).get(label).cloned()
-    }
-
-    /// Opens (or returns the already open) database for `label`.
-    pub fn get(&self, label: &str) -> Result<Arc<Database>, Error> {
+    /// A new, not yet opened connection to `label`.
+    pub fn connect(&self, label: &str) -> Result<Connection, Error> {
         let location = self.locations.get(label).ok_or(Error::NoSuchDatabase)?;
-        let mut open = lock(&self.open);
-        if let Some(db) = open.get(label) {
-            return Ok(db.clone());
-        }
-        // rusqlite's defaults, as Spin's `sqlite-inproc` opens it, including its 5 s busy
-        // timeout: that is what lets several processes share one file.
-        let conn = match location {
-            Location::File(path) => rusqlite::Connection::open(path),
-            Location::Memory => rusqlite::Connection::open_in_memory(),
-        }
-        .map_err(io)?;
-        let db = Arc::new(Database {
-            label: label.to_string(),
-            conn: Mutex::new(conn),
-        });
-        open.insert(label.to_string(), db.clone());
-        Ok(db)
+        Ok(Connection {
+            location: location.clone(),
+            limits: self.limits,
+            opened: OnceLock::new(),
+        })
     }
 
-    /// `spin up --sqlite`: a statement batch, or `@file` holding one, run against `default`.
+    /// `spin up --sqlite`: a statement batch, or `@file` holding one, run against `default` on
+    /// a connection of its own.
     pub fn run_startup_sql(&self, arg: &str) -> anyhow::Result<()> {
         let (what, sql) = match arg.strip_prefix('@') {
             Some(file) => {
@@ -149,10 +131,13 @@ impl Databases {
             }
             None => ("--sqlite statement".to_string(), arg.to_string()),
         };
-        let db = self.get(DEFAULT_LABEL).map_err(|e| {
-            anyhow::anyhow!("{what}: cannot open the default database: {}", describe(&e))
-        })?;
-        lock(&db.conn)
+        let connection = self
+            .connect(DEFAULT_LABEL)
+            .and_then(|c| c.open())
+            .map_err(|e| {
+                anyhow::anyhow!("{what}: cannot open the default database: {}", describe(&e))
+            })?;
+        lock(&connection)
             .execute_batch(&sql)
             .map_err(|e| anyhow::anyhow!("{what} failed: {}", one_line(&e.to_string())))
     }
@@ -183,78 +168,39 @@ impl SqliteAccess {
     }
 
     /// `connection.open`: labels the component did not declare are denied before anything else,
-    /// so a component cannot probe which databases exist.
-    pub fn open(&self, label: &str) -> Result<Arc<Database>, Error> {
-        self.check_allowed(label)?;
-        self.databases.get(label)
-    }
-
-    /// [`SqliteAccess::open`] if that needs no file to be opened; `None` otherwise.
-    pub fn open_if_open(&self, label: &str) -> Option<Result<Arc<Database>, Error>> {
-        match self.check_allowed(label) {
-            Ok(()) => self.databases.get_open(label).map(Ok),
-            Err(denied) => Some(Err(denied)),
+    /// so a component cannot probe which databases exist. No file is touched yet.
+    pub fn open(&self, label: &str) -> Result<Connection, Error> {
+        if !self.allowed.iter().any(|l| l == label) {
+            return Err(Error::AccessDenied);
         }
-    }
-
-    fn check_allowed(&self, label: &str) -> Result<(), Error> {
-        if self.allowed.iter().any(|l| l == label) {
-            Ok(())
-        } else {
-            Err(Error::AccessDenied)
-        }
-    }
-
-    pub fn limits(&self) -> ResultLimits {
-        self.databases.limits()
+        self.databases.connect(label)
     }
 }
 
-impl Database {
-    pub fn label(&self) -> &str {
-        &self.label
+impl Connection {
+    /// The SQLite connection, opened now if this is its first use.
+    fn open(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, Error> {
+        if let Some(open) = self.opened.get() {
+            return Ok(open.clone());
+        }
+        let connection = match &self.location {
+            Location::File(path) => rusqlite::Connection::open(path),
+            Location::Memory => rusqlite::Connection::open_in_memory(),
+        }
+        .map_err(io)?;
+        Ok(self
+            .opened
+            .get_or_init(|| Arc::new(Mutex::new(connection)))
+            .clone())
     }
 
     /// `connection.execute`: exactly one statement, parameters bound positionally. Blocks
-    /// while another request holds the connection and while SQLite waits on the disk.
-    pub fn execute(
-        &self,
-        statement: &str,
-        parameters: Vec<Value>,
-        limits: ResultLimits,
-    ) -> Result<QueryResult, Error> {
-        let conn = lock(&self.conn);
-        let stmt = conn.prepare_cached(statement).map_err(io)?;
-        run(stmt, parameters, limits)
-    }
-
-    /// Runs the statement now if that cannot wait: the connection is free, no transaction is
-    /// open, and SQLite says the statement only reads. (SQLite counts COMMIT as read-only, yet
-    /// it syncs; outside a transaction there is nothing to commit.) Otherwise hands
-    /// the parameters back for [`Database::execute`] on a thread that may block.
-    ///
-    /// One wait remains possible: several processes sharing a file in rollback-journal mode,
-    /// where a reader waits (up to the busy timeout) for another process's write lock. The
-    /// component's migrations put the file in WAL mode, where readers never wait for writers.
-    pub fn execute_if_read(
-        &self,
-        statement: &str,
-        parameters: Vec<Value>,
-        limits: ResultLimits,
-    ) -> Result<Result<QueryResult, Error>, Vec<Value>> {
-        let conn = match self.conn.try_lock() {
-            Ok(conn) => conn,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(parameters),
-        };
-        if !conn.is_autocommit() {
-            return Err(parameters);
-        }
-        match conn.prepare_cached(statement) {
-            Ok(stmt) if stmt.readonly() => Ok(run(stmt, parameters, limits)),
-            // A statement that does not prepare is reported by the slow path.
-            _ => Err(parameters),
-        }
+    /// while SQLite waits for a lock (up to the busy timeout) or for the disk.
+    pub fn execute(&self, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        let connection = self.open()?;
+        let connection = lock(&connection);
+        let stmt = connection.prepare_cached(statement).map_err(io)?;
+        run(stmt, parameters, self.limits)
     }
 }
 
@@ -334,17 +280,9 @@ impl sqlite::Host for RequestState {}
 
 impl sqlite::HostConnection for RequestState {
     async fn open(&mut self, database: String) -> Result<Resource<ConnectionHandle>, Error> {
-        // Spin runs every database call on a blocking thread. Handing a call to that pool and
-        // back costs more than a cached read itself, so what cannot block runs right here.
-        let db = match self.app.sqlite.open_if_open(&database) {
-            Some(db) => db?,
-            None => {
-                let app = self.app.clone();
-                blocking(move || app.sqlite.open(&database)).await?
-            }
-        };
+        let connection = self.app.sqlite.open(&database)?;
         self.table
-            .push(ConnectionHandle { db })
+            .push(Arc::new(connection))
             .map_err(|e| Error::Io(e.to_string()))
     }
 
@@ -354,18 +292,13 @@ impl sqlite::HostConnection for RequestState {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<QueryResult, Error> {
-        let db = self
+        let connection = self
             .table
             .get(&conn)
             .map_err(|_| Error::InvalidConnection)?
-            .db
             .clone();
-        let limits = self.app.sqlite.limits();
-        let parameters = match db.execute_if_read(&statement, parameters, limits) {
-            Ok(result) => return result,
-            Err(parameters) => parameters,
-        };
-        blocking(move || db.execute(&statement, parameters, limits)).await
+        // As Spin does: every statement on the blocking pool, since any of them may wait.
+        blocking(move || connection.execute(&statement, parameters)).await
     }
 
     async fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
@@ -395,6 +328,13 @@ mod tests {
         )
     }
 
+    fn count(c: &Connection, sql: &str) -> i64 {
+        match c.execute(sql, vec![]).unwrap().rows[0].values[0] {
+            Value::Integer(n) => n,
+            ref other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn undeclared_label_is_access_denied_and_unknown_label_no_such_database() {
         let (none, d1) = access("denied", &[], ResultLimits::default());
@@ -406,69 +346,44 @@ mod tests {
             Some(&Location::File(d2.join("sqlite_db.db")))
         );
         assert!(matches!(some.open("other"), Err(Error::NoSuchDatabase)));
-        assert!(some.open("default").is_ok());
+        let default = some.open("default").unwrap();
+        assert!(
+            !d2.join("sqlite_db.db").exists(),
+            "open alone touches no file, as in Spin"
+        );
+        default.execute("SELECT 1", vec![]).unwrap();
         assert!(
             d2.join("sqlite_db.db").exists(),
-            "default database file created in state dir"
+            "the first statement creates it"
         );
-        assert!(
-            !d1.join("sqlite_db.db").exists(),
-            "denied open must not create the file"
-        );
+        assert!(!d1.join("sqlite_db.db").exists());
         std::fs::remove_dir_all(d1).unwrap();
         std::fs::remove_dir_all(d2).unwrap();
     }
 
+    /// Spin 4.0.2 gives every `open` its own connection: a temp table or an open transaction
+    /// belongs to one connection, and another connection sees only what was committed.
     #[test]
-    fn one_shared_connection_per_label() {
-        let (a, dir) = access("shared", &["default"], ResultLimits::default());
+    fn every_open_is_a_connection_of_its_own() {
+        let (a, dir) = access("own", &["default"], ResultLimits::default());
         let x = a.open("default").unwrap();
         let y = a.open("default").unwrap();
-        assert!(Arc::ptr_eq(&x, &y));
-        // A temp table lives in its connection only: visible through the second handle.
-        x.execute("CREATE TEMP TABLE t (v)", vec![], a.limits())
-            .unwrap();
-        y.execute("INSERT INTO t VALUES (1)", vec![], a.limits())
-            .unwrap();
-        std::fs::remove_dir_all(dir).unwrap();
-    }
+        x.execute("CREATE TEMP TABLE scratch (v)", vec![]).unwrap();
+        assert!(y.execute("INSERT INTO scratch VALUES (1)", vec![]).is_err());
 
-    #[test]
-    fn only_uncontended_reads_outside_a_transaction_run_in_place() {
-        let (a, dir) = access("inline", &["default"], ResultLimits::default());
-        assert!(a.open_if_open("default").is_none(), "nothing is open yet");
-        assert!(matches!(
-            a.open_if_open("other"),
-            Some(Err(Error::AccessDenied))
-        ));
-        let db = a.open("default").unwrap();
-        assert!(Arc::ptr_eq(
-            &a.open_if_open("default").unwrap().unwrap(),
-            &db
-        ));
-        let l = a.limits();
-        db.execute("CREATE TABLE t (v)", vec![], l).unwrap();
-        db.execute("INSERT INTO t VALUES (1)", vec![], l).unwrap();
+        x.execute("CREATE TABLE t (v)", vec![]).unwrap();
+        x.execute("BEGIN", vec![]).unwrap();
+        x.execute("INSERT INTO t VALUES (1)", vec![]).unwrap();
+        assert_eq!(count(&x, "SELECT count(*) FROM t"), 1);
+        assert_eq!(count(&y, "SELECT count(*) FROM t"), 0, "not committed yet");
+        x.execute("ROLLBACK", vec![]).unwrap();
+        assert_eq!(count(&x, "SELECT count(*) FROM t"), 0, "rolled back");
 
-        let read = db.execute_if_read("SELECT v FROM t WHERE v = ?", vec![Value::Integer(1)], l);
-        let rows = read.expect("a read on a free connection runs now").unwrap();
-        assert_eq!(rows.rows.len(), 1);
-
-        // Writes go to the blocking pool, parameters handed back untouched.
-        let write = db.execute_if_read("INSERT INTO t VALUES (?)", vec![Value::Integer(2)], l);
-        assert!(matches!(write.err().as_deref(), Some([Value::Integer(2)])));
-        // Inside a transaction nothing runs in place, so COMMIT (read-only to SQLite) cannot.
-        db.execute("BEGIN", vec![], l).unwrap();
-        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_err());
-        assert!(db.execute_if_read("COMMIT", vec![], l).is_err());
-        db.execute("COMMIT", vec![], l).unwrap();
-        // And a read while another request holds the connection.
-        let held = lock(&db.conn);
-        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_err());
-        drop(held);
-        // A statement that does not prepare is left to the slow path to report.
-        assert!(db.execute_if_read("SELEKT", vec![], l).is_err());
-        assert!(db.execute_if_read("SELECT v FROM t", vec![], l).is_ok());
+        x.execute("BEGIN", vec![]).unwrap();
+        x.execute("INSERT INTO t VALUES (2)", vec![]).unwrap();
+        drop(x);
+        // A connection closed mid-transaction rolls back, as when an instance ends.
+        assert_eq!(count(&y, "SELECT count(*) FROM t"), 0);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -476,8 +391,7 @@ mod tests {
     fn values_round_trip_in_both_directions() {
         let (a, dir) = access("values", &["default"], ResultLimits::default());
         let db = a.open("default").unwrap();
-        let l = a.limits();
-        db.execute("CREATE TABLE v (i, r, t, b, n)", vec![], l)
+        db.execute("CREATE TABLE v (i, r, t, b, n)", vec![])
             .unwrap();
         let inserted = db
             .execute(
@@ -489,7 +403,6 @@ mod tests {
                     Value::Blob(vec![0, 255, 7]),
                     Value::Null,
                 ],
-                l,
             )
             .unwrap();
         assert_eq!(inserted.columns, vec!["i", "r", "t", "b", "n", "typeof(n)"]);
@@ -503,7 +416,7 @@ mod tests {
         assert!(matches!(&v[5], Value::Text(s) if s == "null"));
 
         let empty = db
-            .execute("SELECT * FROM v WHERE i = ?", vec![Value::Integer(3)], l)
+            .execute("SELECT * FROM v WHERE i = ?", vec![Value::Integer(3)])
             .unwrap();
         assert_eq!(empty.columns.len(), 5);
         assert!(empty.rows.is_empty());
@@ -514,19 +427,15 @@ mod tests {
     fn sqlite_errors_become_io_and_one_statement_per_execute() {
         let (a, dir) = access("errors", &["default"], ResultLimits::default());
         let db = a.open("default").unwrap();
-        let l = a.limits();
-        match db.execute("SELEKT 1", vec![], l) {
+        match db.execute("SELEKT 1", vec![]) {
             Err(Error::Io(m)) => assert!(m.contains("syntax error"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            db.execute("SELECT 1; SELECT 2", vec![], l),
+            db.execute("SELECT 1; SELECT 2", vec![]),
             Err(Error::Io(_))
         ));
-        assert!(matches!(
-            db.execute("SELECT ?", vec![], l),
-            Err(Error::Io(_))
-        ));
+        assert!(matches!(db.execute("SELECT ?", vec![]), Err(Error::Io(_))));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -540,17 +449,17 @@ mod tests {
         let db = a.open("default").unwrap();
         let rows = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) SELECT x FROM n";
         assert_eq!(
-            db.execute(rows, vec![Value::Integer(10)], limits)
+            db.execute(rows, vec![Value::Integer(10)])
                 .unwrap()
                 .rows
                 .len(),
             10
         );
-        match db.execute(rows, vec![Value::Integer(11)], limits) {
+        match db.execute(rows, vec![Value::Integer(11)]) {
             Err(Error::Io(m)) => assert!(m.contains("more than 10 rows"), "{m}"),
             other => panic!("{other:?}"),
         }
-        match db.execute("SELECT zeroblob(2000)", vec![], limits) {
+        match db.execute("SELECT zeroblob(2000)", vec![]) {
             Err(Error::Io(m)) => assert!(m.contains("more than 1000 bytes"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -571,11 +480,8 @@ mod tests {
         .unwrap();
         dbs.run_startup_sql(&format!("@{}", file.display()))
             .unwrap();
-        let db = dbs.get(DEFAULT_LABEL).unwrap();
-        let r = db
-            .execute("SELECT count(*) FROM a", vec![], dbs.limits())
-            .unwrap();
-        assert!(matches!(r.rows[0].values[0], Value::Integer(3)));
+        let db = dbs.connect(DEFAULT_LABEL).unwrap();
+        assert_eq!(count(&db, "SELECT count(*) FROM a"), 3);
 
         let e = dbs
             .run_startup_sql("CREATE TABLE a (x)")
@@ -608,22 +514,27 @@ mod tests {
             ResultLimits::default(),
         ));
         let a = SqliteAccess::new(vec!["default".into(), "scratch".into()], dbs.clone());
-        let l = a.limits();
         a.open("default")
             .unwrap()
-            .execute("CREATE TABLE t (x)", vec![], l)
+            .execute("CREATE TABLE t (x)", vec![])
             .unwrap();
-        a.open("scratch")
-            .unwrap()
-            .execute("CREATE TABLE m (x)", vec![], l)
-            .unwrap();
+        let scratch = a.open("scratch").unwrap();
+        scratch.execute("CREATE TABLE m (x)", vec![]).unwrap();
+        assert_eq!(count(&scratch, "SELECT count(*) FROM m"), 0);
+        assert!(
+            a.open("scratch")
+                .unwrap()
+                .execute("SELECT count(*) FROM m", vec![])
+                .is_err(),
+            "as in Spin, every connection to an in-memory database is a new database"
+        );
         assert!(shared.exists());
         assert!(
             !dir.join("sqlite_db.db").exists(),
             "default moved by configuration"
         );
         assert!(matches!(a.open("other"), Err(Error::AccessDenied)));
-        assert!(matches!(dbs.get("other"), Err(Error::NoSuchDatabase)));
+        assert!(matches!(dbs.connect("other"), Err(Error::NoSuchDatabase)));
 
         // A second connection to the same file (another replica) sees the table and waits
         // out a writer instead of failing at once.
@@ -638,7 +549,7 @@ mod tests {
         let started = std::time::Instant::now();
         a.open("default")
             .unwrap()
-            .execute("INSERT INTO t VALUES (2)", vec![], l)
+            .execute("INSERT INTO t VALUES (2)", vec![])
             .unwrap();
         assert!(started.elapsed() >= std::time::Duration::from_millis(250));
         release.join().unwrap();

@@ -1,89 +1,55 @@
-//! The real `task-api-host` binary serving the real component, as separate processes:
-//! a SIGKILL in the middle of concurrent writes loses no acknowledged write, and nothing a run
-//! logs contains a secret, a token or a cookie.
+//! The server as separate OS processes, under this run's runtime (`TASK_API_RUNTIME`: the
+//! `task-api-host` binary, or real `spin up`): a SIGKILL in the middle of concurrent writes
+//! loses no acknowledged write, and nothing a run logs contains a secret, a token or a cookie.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use task_api_testkit::process::{ProcessOptions, ServerProcess};
+use task_api_testkit::{Request, Runtime, TempDir, build_component_once, root, tokens};
 
 const SECRET: &str = "process-test-secret-0123456789abcdef-XYZ";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("task-api-process-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn token(sub: &str) -> String {
-    use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
-    let b64 = |b: &[u8]| Base64UrlSafeNoPadding::encode_to_string(b).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = format!(r#"{{"sub":"{sub}","iat":{now},"exp":{}}}"#, now + 900);
-    let input = format!(
-        "{}.{}",
-        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
-        b64(claims.as_bytes())
-    );
-    let tag = hmac_sha256::HMAC::mac(input.as_bytes(), SECRET.as_bytes());
-    format!("{input}.{}", b64(&tag))
+    tokens::token_with(SECRET, sub)
 }
 
-/// Starts the binary and waits until it answers `/health`.
-fn spawn_host(state: &Path, port: u16, logs: &Path, extra: &[&str]) -> Child {
+/// Starts a server process on `state` (on a fresh port unless `addr` is given), configured
+/// with [`SECRET`] unless `variables` say otherwise, and waits until it answers.
+fn spawn_server(
+    state: &Path,
+    addr: Option<SocketAddr>,
+    logs: &Path,
+    variables: &[(&str, &str)],
+) -> ServerProcess {
     build_component_once();
-    let stdout = std::fs::File::create(logs.with_extension("out")).unwrap();
-    let stderr = std::fs::File::create(logs.with_extension("err")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_task-api-host"))
-        .args(["up", "--no-build", "--from"])
-        .arg(root().join("spin.toml"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
-        .arg(state)
-        .args(["--variable", &format!("better_auth_secret={SECRET}")])
-        .args(extra)
-        .env_remove("SPIN_VARIABLE_BETTER_AUTH_SECRET")
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(Some((200, _))) = send(addr, "GET", "/health", &[], None) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!(
-        "the host did not come up; stderr: {}",
-        std::fs::read_to_string(logs.with_extension("err")).unwrap()
+    let mut options = ProcessOptions::new(
+        &root().join("spin.toml"),
+        state,
+        &state.with_extension("work"),
     );
-}
-
-fn build_component_once() {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| task_api_host::build_component(&root()).expect("building the component"));
+    if let Some(addr) = addr {
+        options.listen = addr;
+    }
+    options.log_stem = logs.to_owned();
+    options.variables = vec![("better_auth_secret".into(), SECRET.into())];
+    for (name, value) in variables {
+        options.variables.retain(|(n, _)| n != name);
+        options
+            .variables
+            .push((name.to_string(), value.to_string()));
+    }
+    let mut server = ServerProcess::spawn(
+        Runtime::current(),
+        Path::new(env!("CARGO_BIN_EXE_task-api-host")),
+        options,
+    );
+    server
+        .wait_ready(Duration::from_secs(90))
+        .unwrap_or_else(|e| panic!("the {} did not come up: {e}", Runtime::current().name()));
+    server
 }
 
 /// One request; `Ok(None)` when the connection died before a full response.
@@ -94,50 +60,27 @@ fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<Option<(u16, String)>> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = Request::new(method, path);
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(name, value);
     }
-    match body {
-        Some(body) => request.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )),
-        None => request.push_str("\r\n"),
+    if let Some(body) = body {
+        request = request.raw_body("application/json", body.as_bytes().to_vec());
     }
-    stream.write_all(request.as_bytes())?;
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    if reader.read_line(&mut status_line)? == 0 {
-        return Ok(None);
+    match request.try_send(addr) {
+        Ok(response) => Ok(Some((response.status, response.text()))),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(e),
+        Err(_) => Ok(None),
     }
-    let Some(status) = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-    else {
-        return Ok(None);
-    };
-    let mut rest = Vec::new();
-    reader.read_to_end(&mut rest)?;
-    let text = String::from_utf8_lossy(&rest).into_owned();
-    // Headers, then the (possibly chunked) body; the JSON object is all we need.
-    let body = match (text.find('{'), text.rfind('}')) {
-        (Some(start), Some(end)) if end > start => text[start..=end].to_owned(),
-        _ => String::new(),
-    };
-    Ok(Some((status, body)))
 }
 
 #[test]
 fn sigkill_mid_write_load_loses_no_acknowledged_write() {
-    let dir = temp_dir("crash");
+    let temp = TempDir::new("crash");
+    let dir = temp.path();
     let state = dir.join("state");
-    let port = free_port();
-    let mut host = spawn_host(&state, port, &dir.join("first"), &[]);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut host = spawn_server(&state, None, &dir.join("first"), &[]);
+    let addr = host.addr;
     let t = token("crash-user");
     let auth = format!("Bearer {t}");
     let acknowledged = Arc::new(Mutex::new(Vec::<(i64, String, String)>::new()));
@@ -186,8 +129,7 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-    host.kill().unwrap(); // SIGKILL
-    host.wait().unwrap();
+    host.kill(); // SIGKILL, to the whole process group
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let sent: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -198,7 +140,7 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let mut host = spawn_host(&state, port, &dir.join("second"), &[]);
+    let mut host = spawn_server(&state, Some(addr), &dir.join("second"), &[]);
     let mut missing = 0;
     for (id, title, description) in &acknowledged {
         match send(
@@ -226,8 +168,7 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
             }
         }
     }
-    host.kill().unwrap();
-    host.wait().unwrap();
+    host.kill();
     // No half-written row anywhere, and the file is consistent.
     let connection = rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap();
     let integrity: String = connection
@@ -246,22 +187,22 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
         .query_row("SELECT count(*) FROM tasks", [], |row| row.get(0))
         .unwrap();
     println!(
-        "crash test: {sent} creates sent, {} acknowledged, {stored} stored, {missing} acknowledged but lost",
+        "crash test ({}): {sent} creates sent, {} acknowledged, {stored} stored, {missing} acknowledged but lost",
+        Runtime::current().name(),
         acknowledged.len()
     );
     assert_eq!(missing, 0, "acknowledged writes lost");
     assert_eq!(malformed, 0, "half-written rows");
     assert!(stored as usize >= acknowledged.len());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
-    let dir = temp_dir("secrets");
+    let temp = TempDir::new("secrets");
+    let dir = temp.path();
     let state = dir.join("state");
-    let port = free_port();
-    let mut host = spawn_host(&state, port, &dir.join("host"), &[]);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut host = spawn_server(&state, None, &dir.join("host"), &[]);
+    let addr = host.addr;
     let t = token("secret-user");
     let bearer = format!("Bearer {t}");
     let cookie = format!("access_token={t}; session=cookie-value-that-must-not-leak");
@@ -325,14 +266,13 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
         );
     }
     // A misconfigured instance logs why it refuses, without the (short) secret.
-    let port2 = free_port();
-    let mut weak = spawn_host(
+    let mut weak = spawn_server(
         &dir.join("weak-state"),
-        port2,
+        None,
         &dir.join("weak"),
-        &["--variable", "better_auth_secret=short-secret-XYZ"],
+        &[("better_auth_secret", "short-secret-XYZ")],
     );
-    let addr2: SocketAddr = format!("127.0.0.1:{port2}").parse().unwrap();
+    let addr2 = weak.addr;
     let (status, _) = send(
         addr2,
         "GET",
@@ -343,10 +283,8 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
     .unwrap()
     .unwrap();
     assert_eq!(status, 503);
-    for child in [&mut host, &mut weak] {
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
+    host.stop();
+    weak.stop();
 
     let mut logged = String::new();
     for file in ["host.out", "host.err", "weak.out", "weak.err"] {
@@ -376,5 +314,4 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
             "the logs contain the {what}:\n{logged}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

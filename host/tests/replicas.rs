@@ -1,71 +1,35 @@
-//! Stateless replicas over one database: three `task-api-host` processes on their own ports and
-//! state directories share one SQLite file through `--runtime-config-file`, the local stand-in
-//! for SpinKube replicas over one libSQL/Turso database. A client spreads each user's requests
-//! over all three. Checked: racing migrations on a fresh file, concurrent creates, forty
-//! concurrent toggles, an `Idempotency-Key` retried on every replica, the per-user rate limit
-//! counted across replicas, and a replica killed with SIGKILL under write load.
+//! Stateless replicas over one database: three server processes on their own ports and state
+//! directories share one SQLite file through `--runtime-config-file`, the local stand-in for
+//! SpinKube replicas over one libSQL/Turso database. Under this run's runtime
+//! (`TASK_API_RUNTIME`): three `task-api-host` processes, or three real `spin up`s. A client
+//! spreads each user's requests over all three. Checked: racing migrations on a fresh file,
+//! concurrent creates, forty concurrent toggles, an `Idempotency-Key` retried on every
+//! replica, the per-user rate limit counted across replicas, and a replica killed with SIGKILL
+//! under write load.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use task_api_testkit::process::{ProcessOptions, ServerProcess};
+use task_api_testkit::{Request, Runtime, TempDir, build_component_once, root, tokens};
 
 const SECRET: &str = "replicas-test-secret-0123456789abcdef-XYZ";
 const REPLICAS: usize = 3;
 
-/// Six host processes at once would fight over two cores; one scenario at a time.
+/// Six server processes at once would fight over two cores; one scenario at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn temp_dir(label: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("task-api-replicas-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    tokens::now()
 }
 
 fn bearer(sub: &str) -> String {
-    use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
-    let b64 = |b: &[u8]| Base64UrlSafeNoPadding::encode_to_string(b).unwrap();
-    let now = now_secs();
-    let claims = format!(r#"{{"sub":"{sub}","iat":{now},"exp":{}}}"#, now + 900);
-    let input = format!(
-        "{}.{}",
-        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
-        b64(claims.as_bytes())
-    );
-    let tag = hmac_sha256::HMAC::mac(input.as_bytes(), SECRET.as_bytes());
-    format!("Bearer {input}.{}", b64(&tag))
-}
-
-fn build_component_once() {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| task_api_host::build_component(&root()).expect("building the component"));
+    format!("Bearer {}", tokens::token_with(SECRET, sub))
 }
 
 #[derive(Debug)]
@@ -89,23 +53,8 @@ impl Response {
     }
 }
 
-fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&raw[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        raw = &raw[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(raw.get(..size)?);
-        raw = raw.get(size + 2..)?;
-    }
-}
-
 /// One request on its own connection; `Ok(None)` when the connection died before a complete
-/// response (a killed replica).
+/// response (a killed replica), `Err` when nothing listened.
 fn send(
     addr: SocketAddr,
     method: &str,
@@ -113,64 +62,22 @@ fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<Option<Response>> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    // Longer than SQLite's 5 s busy timeout, so contention shows up as a status, not a timeout.
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = Request::new(method, path);
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(name, value);
     }
-    match body {
-        Some(body) => request.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )),
-        None => request.push_str("\r\n"),
+    if let Some(body) = body {
+        request = request.raw_body("application/json", body.as_bytes().to_vec());
     }
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let Some(status) = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-    else {
-        return Ok(None);
-    };
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let payload = &raw[head_end + 4..];
-    let chunked = headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    let body = if chunked {
-        match dechunk(payload) {
-            Some(body) => body,
-            None => return Ok(None),
-        }
-    } else {
-        if let Some(len) = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            && payload.len() < len
-        {
-            return Ok(None);
-        }
-        payload.to_vec()
-    };
-    Ok(Some(Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }))
+    match request.try_send(addr) {
+        Ok(r) => Ok(Some(Response {
+            status: r.status,
+            body: r.text(),
+            headers: r.headers,
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
 /// A request that must get a complete response.
@@ -182,99 +89,67 @@ fn call(addr: SocketAddr, method: &str, path: &str, auth: &str, body: Option<&st
 
 /// Three replicas over one database file, killed when dropped.
 struct Cluster {
-    dir: PathBuf,
+    dir: TempDir,
     db: PathBuf,
-    replicas: Vec<Option<Child>>,
+    replicas: Vec<ServerProcess>,
     addrs: Vec<SocketAddr>,
-    extra: Vec<String>,
 }
 
 impl Cluster {
     /// Starts every replica at once and waits until each listens, without sending the
     /// component a request: the database file does not exist yet when this returns.
-    fn start(label: &str, extra: &[&str]) -> Cluster {
+    fn start(label: &str, variables: &[(&str, &str)]) -> Cluster {
         build_component_once();
-        let dir = temp_dir(label);
+        let dir = TempDir::new(label);
         // Relative, so it exercises Spin's rule: resolved against the working directory.
         std::fs::write(
-            dir.join("runtime-config.toml"),
+            dir.path().join("runtime-config.toml"),
             "[sqlite_database.default]\ntype = \"spin\"\npath = \"db/shared.db\"\n",
         )
         .unwrap();
-        let mut cluster = Cluster {
-            db: dir.join("db/shared.db"),
-            dir,
-            replicas: Vec::new(),
-            addrs: Vec::new(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        for i in 0..REPLICAS {
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            cluster.addrs.push(addr);
-            let child = cluster.spawn(i, "first");
-            cluster.replicas.push(Some(child));
-        }
-        for i in 0..REPLICAS {
-            cluster.wait_listening(i, "first");
-        }
-        cluster
-    }
-
-    fn spawn(&self, i: usize, run: &str) -> Child {
-        let log = |ext: &str| {
-            std::fs::File::create(self.dir.join(format!("replica-{i}-{run}.{ext}"))).unwrap()
-        };
-        Command::new(env!("CARGO_BIN_EXE_task-api-host"))
-            .current_dir(&self.dir)
-            .args(["up", "--no-build", "--quiet", "--from"])
-            .arg(root().join("spin.toml"))
-            .args(["--listen", &self.addrs[i].to_string(), "--state-dir"])
-            .arg(self.dir.join(format!("state-{i}")))
-            .args(["--runtime-config-file", "runtime-config.toml"])
-            .args(["--variable", &format!("better_auth_secret={SECRET}")])
-            .args(&self.extra)
-            .env_remove("SPIN_VARIABLE_BETTER_AUTH_SECRET")
-            .env_remove("SPIN_VARIABLE_RATE_LIMIT_PER_MINUTE")
-            .stdout(Stdio::from(log("out")))
-            .stderr(Stdio::from(log("err")))
-            .spawn()
-            .unwrap()
-    }
-
-    /// The host's own health route answers once the server runs; it never reaches the
-    /// component, so it neither opens the database nor migrates.
-    fn wait_listening(&mut self, i: usize, run: &str) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if let Ok(Some(r)) = send(self.addrs[i], "GET", "/.well-known/spin/health", &[], None)
-                && r.status == 200
-            {
-                return;
-            }
-            if let Some(Ok(Some(status))) = self.replicas[i].as_mut().map(Child::try_wait) {
-                panic!(
-                    "replica {i} exited with {status}: {}",
-                    std::fs::read_to_string(self.dir.join(format!("replica-{i}-{run}.err")))
-                        .unwrap()
+        let mut variables: Vec<(String, String)> = variables
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        variables.push(("better_auth_secret".into(), SECRET.into()));
+        let mut replicas: Vec<ServerProcess> = (0..REPLICAS)
+            .map(|i| {
+                let mut options = ProcessOptions::new(
+                    &root().join("spin.toml"),
+                    &dir.path().join(format!("state-{i}")),
+                    dir.path(),
                 );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+                options.runtime_config = Some(PathBuf::from("runtime-config.toml"));
+                options.variables = variables.clone();
+                options.log_stem = dir.path().join(format!("replica-{i}-first"));
+                spawn(options)
+            })
+            .collect();
+        for (i, replica) in replicas.iter_mut().enumerate() {
+            replica
+                .wait_ready(Duration::from_secs(90))
+                .unwrap_or_else(|e| panic!("replica {i}: {e}"));
         }
-        panic!("replica {i} did not come up");
+        Cluster {
+            db: dir.path().join("db/shared.db"),
+            addrs: replicas.iter().map(|r| r.addr).collect(),
+            replicas,
+            dir,
+        }
     }
 
     fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.replicas[i].take() {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-        }
+        self.replicas[i].kill(); // SIGKILL, to the process group
     }
 
     fn restart(&mut self, i: usize) {
         self.kill(i);
-        let child = self.spawn(i, "second");
-        self.replicas[i] = Some(child);
-        self.wait_listening(i, "second");
+        let mut options = self.replicas[i].options.clone();
+        options.log_stem = self.dir.path().join(format!("replica-{i}-second"));
+        self.replicas[i] = spawn(options);
+        self.replicas[i]
+            .wait_ready(Duration::from_secs(90))
+            .unwrap_or_else(|e| panic!("replica {i} after restart: {e}"));
     }
 
     fn sqlite(&self) -> rusqlite::Connection {
@@ -285,22 +160,22 @@ impl Cluster {
     fn component_errors(&self) -> String {
         let mut out = String::new();
         for i in 0..REPLICAS {
-            let file = self.dir.join(format!("state-{i}/logs/task-api_stderr.txt"));
+            let file = self
+                .dir
+                .path()
+                .join(format!("state-{i}/logs/task-api_stderr.txt"));
             out.push_str(&std::fs::read_to_string(file).unwrap_or_default());
         }
         out
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for i in 0..self.replicas.len() {
-            self.kill(i);
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+fn spawn(options: ProcessOptions) -> ServerProcess {
+    ServerProcess::spawn(
+        Runtime::current(),
+        Path::new(env!("CARGO_BIN_EXE_task-api-host")),
+        options,
+    )
 }
 
 /// Runs `n` requests at the same instant from `n` threads; request `k` goes to replica
@@ -369,7 +244,11 @@ fn race_migrations(cluster: &Cluster, started: u64) -> usize {
     assert!(cluster.db.exists(), "the runtime config's path was used");
     for i in 0..REPLICAS {
         assert!(
-            !cluster.dir.join(format!("state-{i}/sqlite_db.db")).exists(),
+            !cluster
+                .dir
+                .path()
+                .join(format!("state-{i}/sqlite_db.db"))
+                .exists(),
             "replica {i} used its state directory instead of the shared file"
         );
     }
@@ -784,6 +663,7 @@ fn three_replicas_over_one_database_file() {
     let started = now_secs();
     let t = Instant::now();
     let mut cluster = Cluster::start("shared", &[]);
+    println!("replicas under {}", Runtime::current().name());
     let up = t.elapsed();
     let mut requests = race_migrations(&cluster, started);
     requests += concurrent_creates(&cluster);
@@ -816,8 +696,8 @@ fn rate_limit_is_shared_by_all_replicas() {
     const REQUESTS: usize = 2 * LIMIT;
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let started = now_secs();
-    let limit = format!("rate_limit_per_minute={LIMIT}");
-    let cluster = Cluster::start("ratelimit", &["--variable", &limit]);
+    let limit = LIMIT.to_string();
+    let cluster = Cluster::start("ratelimit", &[("rate_limit_per_minute", &limit)]);
     race_migrations(&cluster, started);
 
     // The limiter counts per user in fixed one-minute windows: a burst that straddles a

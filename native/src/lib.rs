@@ -305,7 +305,8 @@ pub async fn serve(listener: TcpListener, app: Arc<Native>, mut shutdown: watch:
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _client)) => {
-                    let _ = stream.set_nodelay(true);
+                    // No TCP_NODELAY, as Spin 4.0.2 sets none: a component that hands its
+                    // response over in pieces must see the same Nagle delays here as there.
                     connections.spawn(serve_connection(stream, app.clone(), shutdown.clone()));
                 }
                 Err(e) => {

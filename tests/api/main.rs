@@ -13,6 +13,7 @@ mod hostile;
 mod isolation;
 mod jwks;
 mod routes;
+mod runtimes;
 mod users;
 mod validation;
 mod web;

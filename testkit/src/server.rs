@@ -1,0 +1,234 @@
+//! One server with a fresh state directory (so a fresh SQLite database), under the runtime of
+//! this test run: the bundled host in process, or `spin up` as a child process.
+
+use crate::client::{Request, Response};
+use crate::component::{build_component_once, root, wasm_path};
+use crate::fs::TempDir;
+use crate::process::{ProcessOptions, ServerProcess};
+use crate::runtime::Runtime;
+use crate::tokens;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use task_api_host::{BlockingHost, HostOptions};
+
+enum Running {
+    Host(BlockingHost),
+    Spin(ServerProcess),
+}
+
+pub struct Server {
+    running: Option<Running>,
+    pub state: TempDir,
+    runtime: Runtime,
+}
+
+pub struct ServerBuilder {
+    variables: Vec<(String, String)>,
+    sqlite: Vec<String>,
+    manifest: PathBuf,
+    state: Option<TempDir>,
+    runtime_config: Option<PathBuf>,
+    runtime: Runtime,
+}
+
+impl ServerBuilder {
+    pub fn variable(mut self, name: &str, value: &str) -> Self {
+        self.variables.retain(|(n, _)| n != name);
+        self.variables.push((name.into(), value.into()));
+        self
+    }
+
+    /// Removes a variable the builder would otherwise set (the default secret, say).
+    pub fn without_variable(mut self, name: &str) -> Self {
+        self.variables.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// `--sqlite` (a statement, or `@file`), run before serving, in order.
+    pub fn sqlite(mut self, statement_or_file: &str) -> Self {
+        self.sqlite.push(statement_or_file.into());
+        self
+    }
+
+    /// Serve another manifest (see [`crate::component::manifest_copy`]).
+    pub fn manifest(mut self, manifest: PathBuf) -> Self {
+        self.manifest = manifest;
+        self
+    }
+
+    /// `--runtime-config-file`.
+    pub fn runtime_config(mut self, file: PathBuf) -> Self {
+        self.runtime_config = Some(file);
+        self
+    }
+
+    /// Reuse a state directory (the database of an earlier server).
+    pub fn state(mut self, state: TempDir) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Another runtime than this run's (e.g. to compare the two).
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Starts the server, or hands back why it did not start (the host's one-line error, or
+    /// Spin's stderr) and the state directory.
+    pub fn try_start(self) -> Result<Server, (String, TempDir)> {
+        build_component_once();
+        let state = self.state.unwrap_or_else(|| TempDir::new("state"));
+        let running = match &self.runtime {
+            Runtime::Host => {
+                let mut options = HostOptions::new(self.manifest.clone());
+                options.state_dir = Some(state.path().to_owned());
+                options.variables = self.variables;
+                options.sqlite = self.sqlite;
+                options.runtime_config = self.runtime_config;
+                if self.manifest == root().join("spin.toml") {
+                    options.wasm = Some(wasm_path());
+                }
+                BlockingHost::start(options)
+                    .map(Running::Host)
+                    .map_err(|e| format!("{e:#}"))
+            }
+            Runtime::Spin(_) => {
+                let workdir = state.path().join("work");
+                let mut options = ProcessOptions::new(&self.manifest, state.path(), &workdir);
+                options.variables = self.variables;
+                options.sqlite = self.sqlite;
+                options.runtime_config = self.runtime_config;
+                options.log_stem = state.path().join("spin");
+                let host_bin = PathBuf::new();
+                let mut process = ServerProcess::spawn(&self.runtime, &host_bin, options);
+                process
+                    .wait_ready(Duration::from_secs(120))
+                    .map(|()| Running::Spin(process))
+            }
+        };
+        match running {
+            Ok(running) => Ok(Server {
+                running: Some(running),
+                state,
+                runtime: self.runtime,
+            }),
+            Err(error) => Err((error, state)),
+        }
+    }
+
+    pub fn start(self) -> Server {
+        let runtime = self.runtime.name();
+        self.try_start()
+            .unwrap_or_else(|(e, _)| panic!("starting the {runtime}: {e}"))
+    }
+}
+
+impl Server {
+    /// A server configured like a typical deployment: HS256 with [`tokens::SECRET`].
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            variables: vec![("better_auth_secret".into(), tokens::SECRET.into())],
+            sqlite: Vec::new(),
+            manifest: root().join("spin.toml"),
+            state: None,
+            runtime_config: None,
+            runtime: Runtime::current().clone(),
+        }
+    }
+
+    pub fn start() -> Self {
+        Self::builder().start()
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self.running.as_ref().expect("running") {
+            Running::Host(host) => host.addr(),
+            Running::Spin(process) => process.addr,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// The default database file, `<state>/sqlite_db.db` under both runtimes.
+    pub fn database(&self) -> PathBuf {
+        self.state.path().join("sqlite_db.db")
+    }
+
+    /// What the component wrote to stderr (its log of misconfigurations and failures). Both
+    /// runtimes keep it at `<state>/logs/<component>_stderr.txt`.
+    pub fn component_stderr(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("logs/task-api_stderr.txt"))
+            .unwrap_or_default()
+    }
+
+    /// What the component wrote to stdout (one JSON line per request).
+    pub fn component_stdout(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("logs/task-api_stdout.txt"))
+            .unwrap_or_default()
+    }
+
+    /// Stops the server and hands back its state directory.
+    pub fn stop(mut self) -> TempDir {
+        match self.running.take().expect("running") {
+            Running::Host(host) => host.shutdown().expect("clean shutdown"),
+            Running::Spin(mut process) => process.stop(),
+        }
+        std::mem::replace(&mut self.state, TempDir::new("unused"))
+    }
+
+    pub fn send(&self, request: Request) -> Response {
+        request.send(self.addr())
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Request::new("GET", path).bearer(token))
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: serde_json::Value) -> Response {
+        self.send(Request::new("POST", path).bearer(token).json(&body))
+    }
+
+    pub fn put(&self, path: &str, token: &str, body: serde_json::Value) -> Response {
+        self.send(Request::new("PUT", path).bearer(token).json(&body))
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: serde_json::Value) -> Response {
+        self.send(Request::new("PATCH", path).bearer(token).json(&body))
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(Request::new("DELETE", path).bearer(token))
+    }
+
+    pub fn toggle(&self, user: &str, id: i64, token: &str) -> Response {
+        self.send(Request::new("PATCH", &format!("/api/{user}/tasks/{id}/complete")).bearer(token))
+    }
+
+    /// Creates a task for `user` with their own token and returns it.
+    pub fn create(&self, user: &str, title: &str) -> serde_json::Value {
+        let response = self.post(
+            &format!("/api/{user}/tasks"),
+            &tokens::token(user),
+            serde_json::json!({ "title": title }),
+        );
+        assert_eq!(response.status, 201, "{}", response.text());
+        response.json()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The state is thrown away with the server: no need to wait for a graceful exit.
+        if let Some(Running::Spin(mut process)) = self.running.take() {
+            process.kill();
+        }
+    }
+}
