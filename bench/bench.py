@@ -114,7 +114,8 @@ def summarize(results_dir):
                     unexpected[code] = unexpected.get(code, 0) + n
         socket_errors = sum(r["errors"][k] for r in runs for k in ("connect", "read", "write",
                                                                     "timeout"))
-        label = f'{e["target"]} / {e["journal"]} / {e["scenario"]}'
+        conns = e.get("connections", 16)
+        label = f'{e["target"]} / {e["journal"]} / {e["scenario"]} / -c{conns}'
         if unexpected:
             failures.append(f"{label}: expected only {expected}, got {unexpected}")
         if socket_errors:
@@ -129,49 +130,62 @@ def summarize(results_dir):
             "p99": median["p99_us"] / 1000,
             "non_2xx": non_2xx, "unexpected": sum(unexpected.values()),
             "rss_mib": e.get("rss_kib", 0) / 1024,
+            "connections": conns,
         }
         rows.append(row)
-        by_key[(e["target"], e["journal"], e["scenario"])] = row
+        by_key[(e["target"], e["journal"], e["scenario"], conns)] = row
 
+    loaded = max((r["connections"] for r in rows), default=16)
     out = []
-    out.append("| target | journal | scenario | expect | req/s (median of %s) | p50 ms | p90 ms "
-               "| p99 ms | non-2xx | unexpected | peak RSS MiB |" % (
+    out.append("| target | journal | scenario | conns | expect | req/s (median of %s) | p50 ms "
+               "| p90 ms | p99 ms | non-2xx | unexpected | peak RSS MiB |" % (
                    len(entries[0]["raw"]) if entries else 3))
-    out.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        out.append(f'| {r["target"]} | {r["journal"]} | {r["scenario"]} | {r["expect"]} '
-                   f'| {r["rps"]:,.0f} | {r["p50"]:.2f} | {r["p90"]:.2f} | {r["p99"]:.2f} '
-                   f'| {r["non_2xx"]} | {r["unexpected"]} | {r["rss_mib"]:.1f} |')
+        out.append(f'| {r["target"]} | {r["journal"]} | {r["scenario"]} | {r["connections"]} '
+                   f'| {r["expect"]} | {r["rps"]:,.0f} | {r["p50"]:.2f} | {r["p90"]:.2f} '
+                   f'| {r["p99"]:.2f} | {r["non_2xx"]} | {r["unexpected"]} '
+                   f'| {r["rss_mib"]:.1f} |')
     out.append("")
     out.append("All runs (req/s): " + "; ".join(
-        f'{r["target"]}/{r["journal"]}/{r["scenario"]} '
+        f'{r["target"]}/{r["journal"]}/{r["scenario"]}/c{r["connections"]} '
         + "/".join(f"{x:,.0f}" for x in r["rps_runs"]) for r in rows))
     out.append("")
 
-    def get(target, scenario, journal="wal"):
-        return by_key.get((target, journal, scenario))
+    def get(target, scenario, journal="wal", conns=None):
+        return by_key.get((target, journal, scenario, loaded if conns is None else conns))
 
     def ratio(a, b):
         return a["rps"] / b["rps"] if a and b and b["rps"] else None
 
     checks = []
+    # Real Spin is the runtime of record: its targets, against its own no-op route.
+    nope = get("spin", "nope")
+    for scenario, target in (("list", 0.70), ("get", 0.80), ("post", 0.50)):
+        r = ratio(get("spin", scenario), nope)
+        if r is not None:
+            checks.append((f"spin GET/POST {scenario} ≥ {target:.0%} of spin no-op",
+                           f"{r:.0%}", r >= target))
+    sl = get("spin", "list")
+    if sl and nope:
+        checks.append(("spin list p99 ≤ 2 × no-op p99",
+                       f'{sl["p99"]:.2f} ms vs {nope["p99"]:.2f} ms ({sl["p99"] / nope["p99"]:.1f}×)',
+                       sl["p99"] <= 2 * nope["p99"]))
+    keepalive = [r for r in rows if r["target"] == "spin" and r["connections"] == 1]
+    if keepalive:
+        worst = max(keepalive, key=lambda r: r["p99"])
+        checks.append(("spin, one keep-alive connection: every route's p99 ≤ 5 ms",
+                       f'worst {worst["scenario"]} {worst["p99"]:.2f} ms',
+                       worst["p99"] <= 5))
+    # The bundled host and the native baseline, as context.
     hl, hn, nl = get("host", "list"), get("host", "nope"), get("native", "list")
-    hp, hpr = get("host", "post"), get("host", "post", "rollback")
-    rss = [r["rss_mib"] for r in rows if r["target"] == "host"]
-    if hl:
-        checks.append(("host GET list ≥ 5,000 req/s", f'{hl["rps"]:,.0f} req/s',
-                       hl["rps"] >= 5000))
-        checks.append(("host GET list p99 ≤ 10 ms", f'{hl["p99"]:.2f} ms', hl["p99"] <= 10))
     r = ratio(hl, hn)
     if r is not None:
         checks.append(("host GET list ≥ 70 % of host no-op", f"{r:.0%}", r >= 0.70))
     r = ratio(hl, nl)
     if r is not None:
         checks.append(("host ≥ 1/3 of native, GET list", f"{r:.0%} (host/native)", r >= 1 / 3))
-    if hp:
-        beside = f', rollback journal {hpr["rps"]:,.0f} req/s' if hpr else ""
-        checks.append(("host POST ≥ 1,000 req/s with WAL", f'{hp["rps"]:,.0f} req/s{beside}',
-                       hp["rps"] >= 1000))
+    rss = [r["rss_mib"] for r in rows if r["target"] == "host"]
     if rss:
         checks.append(("host peak RSS under load ≤ 150 MiB", f"{max(rss):.1f} MiB",
                        max(rss) <= 150))
@@ -181,11 +195,11 @@ def summarize(results_dir):
         for name, value, ok in checks:
             out.append(f"| {name} | {value} | {'yes' if ok else 'NO'} |")
         out.append("")
-    for target in sorted({r["target"] for r in rows}):
-        for scenario in ("list", "nope"):
-            a, b = get(target, scenario), get("native", scenario)
-            if target != "native" and a and b:
-                out.append(f"- {target} / native, {scenario}: {ratio(a, b):.2f}")
+    for a_target, b_target in (("spin", "host"), ("spin", "native"), ("host", "native")):
+        for scenario in ("list", "get", "post", "nope"):
+            r = ratio(get(a_target, scenario), get(b_target, scenario))
+            if r is not None:
+                out.append(f"- {a_target} / {b_target}, {scenario}: {r:.2f}")
     if failures:
         out.append("")
         out.append("FAILED:")

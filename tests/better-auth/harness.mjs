@@ -1,6 +1,8 @@
 // Starting the two real things the end-to-end test puts together: a Better Auth server (the
 // `better-auth` package with its jwt() plugin, email + password, SQLite through better-sqlite3)
-// and the task API under the project's bundled host (target/debug/task-api-host).
+// and the task API under the runtime TASK_API_RUNTIME names: the project's bundled host
+// (target/debug/task-api-host, the default) or real Spin (`spin up`: SPIN_BIN, else `spin` on
+// PATH, else ../shared/bin/spin beside the repository).
 
 import { betterAuth } from "better-auth";
 import { jwt } from "better-auth/plugins";
@@ -8,13 +10,34 @@ import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 
 export const root = path.resolve(import.meta.dirname, "../..");
 const hostBinary = path.join(root, "target/debug/task-api-host");
 const componentWasm = path.join(root, "target/wasm32-wasip1/release/task_api.wasm");
+
+/** Which runtime serves the API: "host" (default) or "spin". */
+export const runtime = process.env.TASK_API_RUNTIME || "host";
+
+function spinBinary() {
+  const executable = (file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (process.env.SPIN_BIN) return process.env.SPIN_BIN;
+  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
+    if (dir && executable(path.join(dir, "spin"))) return path.join(dir, "spin");
+  }
+  const shared = path.join(root, "../shared/bin/spin");
+  if (executable(shared)) return shared;
+  throw new Error("TASK_API_RUNTIME=spin, but no spin found (SPIN_BIN, PATH, ../shared/bin/spin)");
+}
 
 /**
  * A Better Auth server on a loopback port, its tables created by its own migrations in
@@ -76,35 +99,33 @@ export async function startBetterAuth({ dbFile, secret, jwtOptions = {} }) {
 }
 
 /**
- * The task API under the bundled host, serving the already-built component, with only the
- * given variables (SPIN_VARIABLE_* from the environment are dropped so they cannot leak in).
+ * The task API under this run's runtime, serving the already-built component, with only the
+ * given variables (passed as SPIN_VARIABLE_*; those already in the environment are dropped so
+ * they cannot leak in).
  */
 export async function startHost({ stateDir, variables }) {
-  for (const [file, hint] of [
-    [hostBinary, "cargo build -p task-api-host"],
-    [componentWasm, "cargo build --target wasm32-wasip1 --release"],
-  ]) {
+  const needed = [[componentWasm, "cargo build --target wasm32-wasip1 --release"]];
+  if (runtime === "host") needed.push([hostBinary, "cargo build -p task-api-host"]);
+  for (const [file, hint] of needed) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`${hint}\` first`);
   }
-  const args = [
-    "up",
-    "--no-build",
-    "--quiet",
-    "--from",
-    path.join(root, "spin.toml"),
-    "--listen",
-    "127.0.0.1:0",
-    "--state-dir",
-    stateDir,
-  ];
-  for (const [name, value] of Object.entries(variables)) args.push("--variable", `${name}=${value}`);
+  const common = ["--from", path.join(root, "spin.toml"), "--listen", "127.0.0.1:0", "--state-dir", stateDir];
+  const [binary, args] =
+    runtime === "spin"
+      ? [spinBinary(), ["up", "--quiet", ...common]]
+      : [hostBinary, ["up", "--no-build", "--quiet", ...common]];
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith("SPIN_VARIABLE_")),
   );
-  const child = spawn(hostBinary, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  for (const [name, value] of Object.entries(variables)) {
+    env[`SPIN_VARIABLE_${name.toUpperCase()}`] = value;
+  }
+  // Its own process group: `spin up` runs the trigger as a child process, and stop() must
+  // reach both.
+  const child = spawn(binary, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${runtime} did not start:\n${output}`)), 60_000);
     const onData = (chunk) => {
       output += chunk;
       const match = output.match(/Serving (http:\/\/\S+)/);
@@ -117,7 +138,7 @@ export async function startHost({ stateDir, variables }) {
     child.stderr.on("data", (chunk) => (output += chunk));
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`host exited with ${code}:\n${output}`));
+      reject(new Error(`${runtime} exited with ${code}:\n${output}`));
     });
   });
 
@@ -141,8 +162,13 @@ export async function startHost({ stateDir, variables }) {
   async function stop() {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGINT");
+    process.kill(-child.pid, "SIGINT");
     await exited;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // The group is gone already.
+    }
   }
 
   return { url, call, stop };
