@@ -31,10 +31,12 @@ use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use task_api::auth::AuthenticatedUser;
+use task_api::auth::{AuthenticatedUser, Identity};
+use task_api::config::UserSource;
 use task_api::domain::{ListQuery, SortKey, SortOrder, StatusFilter};
 use task_api::migrations::{self, MIGRATIONS};
 use task_api::store;
+use task_api::store::Account;
 
 const USERS: usize = 10_000;
 /// Tasks of each user other than the measured one.
@@ -61,7 +63,14 @@ fn main() {
         .iter()
         .map(|&size| (size, Sqlite::open(&database(size))))
         .collect();
-    let user = AuthenticatedUser::for_tests(TARGET);
+    let owner = AuthenticatedUser::for_tests(TARGET);
+    let identity = Identity::for_tests(TARGET);
+    let user = Account {
+        user: &owner,
+        identity: &identity,
+        source: UserSource::Auto,
+    };
+    let now = task_api::time::Timestamp::now();
 
     let mut group = criterion.benchmark_group("list");
     for (sort, sort_name) in SORTS {
@@ -73,12 +82,14 @@ fn main() {
                 ..ListQuery::default()
             };
             for (size, db) in &databases {
-                let rows = store::list_tasks(db, &user, &query).unwrap().len();
+                let rows = store::list_tasks(db, &user, &query, now).unwrap().len();
                 assert!((1..=50).contains(&rows), "{rows} rows");
                 group.bench_with_input(
                     BenchmarkId::new(format!("{sort_name}_{status_name}"), size),
                     &query,
-                    |b, query| b.iter(|| store::list_tasks(db, &user, black_box(query)).unwrap()),
+                    |b, query| {
+                        b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
+                    },
                 );
             }
         }
@@ -94,7 +105,7 @@ fn main() {
     };
     for (size, db) in &databases {
         group.bench_with_input(BenchmarkId::new("created_all", size), &query, |b, query| {
-            b.iter(|| store::list_tasks(db, &user, black_box(query)).unwrap())
+            b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
         });
     }
     group.finish();
@@ -109,7 +120,7 @@ fn main() {
         group.bench_with_input(
             BenchmarkId::new("created_all_100000", offset),
             &query,
-            |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query)).unwrap()),
+            |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap()),
         );
     }
     group.finish();

@@ -12,7 +12,7 @@ use crate::http::{Request, Response};
 use crate::jwks_cache::LiveJwks;
 use crate::request_log::{RequestLog, duration_ms, user_hash};
 use crate::router::{Resource, Route};
-use crate::store::{self, UserStatus};
+use crate::store::{self, Account};
 use crate::time::Timestamp;
 use http::Method;
 use std::time::Instant;
@@ -73,14 +73,17 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
             trace.user = Some(identity.subject().to_owned());
             // Ownership is decided before the database is touched.
             let user = identity.authorize(&owner)?;
-            match store::ensure_user(env.db, config.user_source, &identity, env.now)? {
-                UserStatus::Known => {}
-                UserStatus::Unknown => return Err(ApiError::Unauthorized(AuthError::UnknownUser)),
-            }
             if let Some(limit) = config.rate_limit_per_minute {
                 enforce_rate_limit(env, &user, limit)?;
             }
-            api::tasks::handle(action, &user, request, env)
+            // Whether the schema is current and the user known is checked by the statement that
+            // does the work (see `store`).
+            let account = Account {
+                user: &user,
+                identity: &identity,
+                source: config.user_source,
+            };
+            api::tasks::handle(action, &account, request, env)
         }
     }
 }

@@ -38,6 +38,25 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// Whether a statement failed because the schema lacks what it names: a table, a column,
+    /// or the unique index an `ON CONFLICT` target needs. On a database that is new, or being
+    /// migrated by a concurrent request, that means "migrate, then try again".
+    pub fn schema_behind(&self) -> bool {
+        match self {
+            Self::Io(message) => [
+                "no such table",
+                "no such column",
+                "has no column named",
+                "ON CONFLICT clause does not match",
+            ]
+            .iter()
+            .any(|sign| message.contains(sign)),
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -93,5 +112,13 @@ mod tests {
         assert_eq!(error.missing_table(), Some("main.user"));
         assert_eq!(DbError::Io("disk I/O error".into()).missing_table(), None);
         assert_eq!(DbError::AccessDenied.missing_table(), None);
+        assert!(DbError::Io("no such table: tasks".into()).schema_behind());
+        assert!(
+            DbError::Io(
+                "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint".into()
+            )
+            .schema_behind()
+        );
+        assert!(!DbError::Io("disk I/O error".into()).schema_behind());
     }
 }

@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_wal_journal.sql",
         sql: include_str!("../migrations/0005_wal_journal.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_record_users.sql",
+        sql: include_str!("../migrations/0006_record_users.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -72,14 +77,18 @@ fn is_setting(statement: &str) -> bool {
         })
 }
 
-/// Splits a migration into statements at `;` outside quotes and comments. Comment-only
-/// fragments are dropped.
+/// Splits a migration into statements at `;` outside quotes, comments and the `BEGIN … END`
+/// body of a `CREATE TRIGGER`. Comment-only fragments are dropped.
 pub fn statements(sql: &str) -> Vec<&str> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     let mut has_code = false;
+    // Words of the current statement so far (only the first two matter), and whether we are
+    // inside a trigger's body, where `;` ends the trigger's own statements.
+    let mut words: Vec<&str> = Vec::new();
+    let mut in_body = false;
     while i < bytes.len() {
         match bytes[i] {
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
@@ -94,12 +103,33 @@ pub fn statements(sql: &str) -> Vec<&str> {
                     i += 1;
                 }
             }
-            b';' => {
+            b';' if !in_body => {
                 if has_code {
                     out.push(sql[start..=i].trim());
                 }
                 start = i + 1;
                 has_code = false;
+                words.clear();
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                has_code = true;
+                let word_start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let word = &sql[word_start..i];
+                let trigger = words.len() >= 2
+                    && words[0].eq_ignore_ascii_case("create")
+                    && words.iter().any(|w| w.eq_ignore_ascii_case("trigger"));
+                if trigger && word.eq_ignore_ascii_case("begin") {
+                    in_body = true;
+                } else if in_body && word.eq_ignore_ascii_case("end") {
+                    in_body = false;
+                }
+                if words.len() < 8 {
+                    words.push(word);
+                }
+                continue;
             }
             c if !c.is_ascii_whitespace() => has_code = true,
             _ => {}
@@ -124,6 +154,20 @@ mod tests {
             [
                 "-- a; comment\nCREATE TABLE t (x TEXT DEFAULT ';');",
                 "INSERT INTO t VALUES ('a;b');"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trigger_body_is_one_statement() {
+        let sql = "CREATE TRIGGER IF NOT EXISTS t AFTER INSERT ON a\nBEGIN\n  INSERT INTO b VALUES (1);\n  \
+                   UPDATE c SET x = 'end;';\nEND;\nINSERT INTO d VALUES ('begin');";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE TRIGGER IF NOT EXISTS t AFTER INSERT ON a\nBEGIN\n  INSERT INTO b VALUES (1);\n  \
+                 UPDATE c SET x = 'end;';\nEND;",
+                "INSERT INTO d VALUES ('begin');"
             ]
         );
     }

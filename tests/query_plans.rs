@@ -11,12 +11,13 @@ mod sqlite;
 
 use sqlite::Sqlite;
 use std::sync::Mutex;
-use task_api::auth::AuthenticatedUser;
+use task_api::auth::{AuthenticatedUser, Identity};
+use task_api::config::UserSource;
 use task_api::db::{Database, DbError, Row, Value};
 use task_api::domain::{
-    ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch, TaskTitle,
+    ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskPatch, TaskTitle,
 };
-use task_api::store::{self, IdempotencyKey};
+use task_api::store::{self, Account, IdempotencyKey};
 use task_api::time::Timestamp;
 
 /// Runs statements on `inner` and remembers their text.
@@ -38,11 +39,20 @@ impl Recording<'_> {
     }
 }
 
+/// The migrated schema, plus a Better Auth `user` table as `user_source = better-auth` reads.
 fn migrated() -> Sqlite {
     let db = Sqlite::in_memory();
     task_api::migrations::apply(&db, 0).unwrap();
+    db.connection()
+        .execute_batch(
+            "CREATE TABLE \"user\" (id TEXT PRIMARY KEY, name TEXT NOT NULL); \
+             INSERT INTO \"user\" VALUES ('u', 'U');",
+        )
+        .unwrap();
     db
 }
+
+const SOURCES: [UserSource; 2] = [UserSource::Auto, UserSource::BetterAuth];
 
 /// The `detail` column of `EXPLAIN QUERY PLAN`, one entry per plan node.
 fn plan(db: &Sqlite, sql: &str) -> Vec<String> {
@@ -122,14 +132,14 @@ fn every_list_query_reads_one_user_index_in_order() {
         StatusFilter::Completed,
     ] {
         for sort in [SortKey::Created, SortKey::Updated, SortKey::Title] {
-            for order in [SortOrder::Asc, SortOrder::Desc] {
+            for (order, source) in [SortOrder::Asc, SortOrder::Desc].into_iter().zip(SOURCES) {
                 let query = ListQuery {
                     status,
                     sort,
                     order,
                     ..ListQuery::default()
                 };
-                let sql = store::list_sql(&query);
+                let sql = store::list_sql(&query, source);
                 let bound = match status {
                     StatusFilter::All => "(user_id=?)",
                     StatusFilter::Pending | StatusFilter::Completed => {
@@ -168,10 +178,9 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
         inner: &db,
         statements: Mutex::new(Vec::new()),
     };
-    let user = AuthenticatedUser::for_tests("u");
+    let owner = AuthenticatedUser::for_tests("u");
+    let identity = Identity::for_tests("u");
     let now = Timestamp::from_micros(1_800_000_000_000_000);
-    let id = TaskId::from_db(1);
-    let versions = [now.as_micros()];
     let task = NewTask {
         title: TaskTitle::parse("t").unwrap(),
         description: None,
@@ -181,27 +190,60 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
         key: "k",
         request_hash: "h",
     };
-    store::create_task(&recording, &user, &task, Some(&key), now).unwrap();
+    for source in SOURCES {
+        let user = Account {
+            user: &owner,
+            identity: &identity,
+            source,
+        };
+        single_task_statements(&db, &recording, &user, &task, &key, now);
+    }
+}
+
+fn single_task_statements(
+    db: &Sqlite,
+    recording: &Recording,
+    user: &Account,
+    task: &NewTask,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) {
+    let store::Created::New(created) =
+        store::create_task(recording, user, task, Some(key), now).unwrap()
+    else {
+        panic!("the first keyed create makes a task")
+    };
+    let id = created.id;
     // The same key again: the create answers from the keyed lookup.
-    store::create_task(&recording, &user, &task, Some(&key), now).unwrap();
+    store::create_task(recording, user, task, Some(key), now).unwrap();
     let keyed_lookup = recording.take().pop().unwrap();
     assert_plan(
-        &db,
+        db,
         &keyed_lookup,
         "INDEX tasks_by_user_idempotency_key (user_id=? AND idempotency_key=?)",
     );
 
-    store::get_task(&recording, &user, id).unwrap();
+    // A task that exists, so each statement's guard answers for itself (no fallback check).
+    store::get_task(recording, user, id, now).unwrap().unwrap();
     let patch = TaskPatch::default();
-    store::update_task(&recording, &user, id, &patch, Some(&versions), now).unwrap();
-    store::toggle_task(&recording, &user, id, Some(&versions), now).unwrap();
-    store::delete_task(&recording, &user, id, Some(&versions)).unwrap();
+    let updated = store::update_task(recording, user, id, &patch, None, now)
+        .unwrap()
+        .unwrap();
+    let versions = [
+        updated.updated_at.as_micros(),
+        created.updated_at.as_micros(),
+    ];
+    let toggled = store::toggle_task(recording, user, id, Some(&versions), now)
+        .unwrap()
+        .unwrap();
+    let current = [toggled.updated_at.as_micros()];
+    assert!(store::delete_task(recording, user, id, Some(&current), now).unwrap());
     let statements = recording.take();
     assert_eq!(statements.len(), 4, "{statements:#?}");
     for sql in &statements {
         // The id is the rowid: one row is found by key, and the owner is checked on it. An
         // index on (user_id, …) could not do better than that.
-        assert_plan(&db, sql, "INTEGER PRIMARY KEY (rowid=?)");
+        assert_plan(db, sql, "INTEGER PRIMARY KEY (rowid=?)");
         assert!(sql.contains("user_id = ?"), "not bound to its owner: {sql}");
     }
 }
@@ -219,5 +261,9 @@ fn a_missing_index_is_caught() {
         order: SortOrder::Asc,
         ..ListQuery::default()
     };
-    assert_plan(&db, &store::list_sql(&query), "(user_id=?)");
+    assert_plan(
+        &db,
+        &store::list_sql(&query, UserSource::Auto),
+        "(user_id=?)",
+    );
 }

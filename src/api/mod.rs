@@ -33,6 +33,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Db(error) => ApiError::from(error),
+            StoreError::UnknownUser => ApiError::Unauthorized(crate::error::AuthError::UnknownUser),
             StoreError::NoBetterAuthTable => ApiError::Misconfigured(
                 "user_source is better-auth but the database has no Better Auth \"user\" table"
                     .into(),

@@ -2,13 +2,12 @@
 
 use super::json_body;
 use crate::app::Env;
-use crate::auth::AuthenticatedUser;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
 use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
 use crate::error::ApiError;
 use crate::http::{Request, Response, empty, json};
 use crate::router::TaskAction;
-use crate::store::{self, Created, IdempotencyKey};
+use crate::store::{self, Account, Created, IdempotencyKey};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 /// Longest `Idempotency-Key` accepted (a UUID is 36).
@@ -16,19 +15,20 @@ const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
 pub fn handle(
     action: TaskAction,
-    user: &AuthenticatedUser,
+    account: &Account,
     request: &Request,
     env: &Env,
 ) -> Result<Response, ApiError> {
     match action {
         TaskAction::List => {
             let query = ListQuery::parse(&request.query)?;
-            let tasks = store::list_tasks(env.db, user, &query)?;
+            let tasks = store::list_tasks(env.db, account, &query, env.now)?;
             Ok(json(StatusCode::OK, &tasks))
         }
-        TaskAction::Create => create(user, request, env),
+        TaskAction::Create => create(account, request, env),
         TaskAction::Get(id) => {
-            let task = store::get_task(env.db, user, existing(id)?)?.ok_or_else(not_found)?;
+            let task =
+                store::get_task(env.db, account, existing(id)?, env.now)?.ok_or_else(not_found)?;
             if if_none_match_hits(&request.headers, &task) {
                 let mut response = empty(StatusCode::NOT_MODIFIED);
                 response.headers_mut().insert(header::ETAG, etag(&task));
@@ -41,35 +41,35 @@ pub fn handle(
             let patch = TaskPatch::from_json(json_body(request)?)?;
             let expected = IfMatch::from_headers(&request.headers, id);
             let updated =
-                store::update_task(env.db, user, id, &patch, expected.versions(), env.now)?;
-            written(updated, &expected, user, id, env)
+                store::update_task(env.db, account, id, &patch, expected.versions(), env.now)?;
+            written(updated, &expected, account, id, env)
         }
         TaskAction::Toggle(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id);
-            let toggled = store::toggle_task(env.db, user, id, expected.versions(), env.now)?;
-            written(toggled, &expected, user, id, env)
+            let toggled = store::toggle_task(env.db, account, id, expected.versions(), env.now)?;
+            written(toggled, &expected, account, id, env)
         }
         TaskAction::Delete(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id);
-            if store::delete_task(env.db, user, id, expected.versions())? {
+            if store::delete_task(env.db, account, id, expected.versions(), env.now)? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
-                Err(precondition_or_missing(&expected, user, id, env)?)
+                Err(precondition_or_missing(&expected, account, id, env)?)
             }
         }
     }
 }
 
-fn create(user: &AuthenticatedUser, request: &Request, env: &Env) -> Result<Response, ApiError> {
+fn create(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
     let key = idempotency_key(&request.headers)?;
     let new_task = NewTask::from_json(json_body(request)?)?;
     let hash = key.map(|_| request_hash(&new_task));
     let keyed = key
         .zip(hash.as_deref())
         .map(|(key, request_hash)| IdempotencyKey { key, request_hash });
-    match store::create_task(env.db, user, &new_task, keyed.as_ref(), env.now)? {
+    match store::create_task(env.db, account, &new_task, keyed.as_ref(), env.now)? {
         Created::New(task) | Created::Replayed(task) => Ok(created(&task)),
         Created::KeyReused => Err(ApiError::validation(
             "Idempotency-Key",
@@ -128,13 +128,13 @@ fn existing(id: Option<TaskId>) -> Result<TaskId, ApiError> {
 fn written(
     task: Option<Task>,
     expected: &IfMatch,
-    user: &AuthenticatedUser,
+    account: &Account,
     id: TaskId,
     env: &Env,
 ) -> Result<Response, ApiError> {
     match task {
         Some(task) => Ok(one(StatusCode::OK, &task)),
-        None => Err(precondition_or_missing(expected, user, id, env)?),
+        None => Err(precondition_or_missing(expected, account, id, env)?),
     }
 }
 
@@ -142,11 +142,11 @@ fn written(
 /// to the caller like every other, so it cannot reveal another user's task.
 fn precondition_or_missing(
     expected: &IfMatch,
-    user: &AuthenticatedUser,
+    account: &Account,
     id: TaskId,
     env: &Env,
 ) -> Result<ApiError, ApiError> {
-    if expected.versions().is_some() && store::get_task(env.db, user, id)?.is_some() {
+    if expected.versions().is_some() && store::get_task(env.db, account, id, env.now)?.is_some() {
         Ok(ApiError::PreconditionFailed)
     } else {
         Ok(not_found())

@@ -70,9 +70,22 @@ fn better_auth_mode_accepts_only_users_in_its_table() {
         stranger.header("www-authenticate"),
         Some(r#"Bearer error="invalid_token""#)
     );
-    assert!(
-        query(&server, "SELECT id FROM users").is_empty(),
-        "better-auth mode records nobody"
+    // Nor may a stranger write: the guard that refuses them is the write's own condition.
+    server
+        .post("/api/ghost/tasks", &token("ghost"), json!({"title": "x"}))
+        .assert_json_error(401);
+    use rusqlite::types::Value::{Integer, Null, Text};
+    assert_eq!(
+        query(
+            &server,
+            "SELECT count(*) FROM tasks WHERE user_id = 'ghost'"
+        ),
+        vec![vec![Integer(0)]]
+    );
+    // The API's own table lists who wrote through it (ids only), never a refused stranger.
+    assert_eq!(
+        query(&server, "SELECT id, email FROM users"),
+        vec![vec![Text("ba_user_1".into()), Null]],
     );
 }
 
