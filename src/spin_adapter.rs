@@ -56,19 +56,31 @@ async fn read_request(incoming: IncomingRequest) -> Request {
         }
     }
     let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
-    let body = read_body(incoming, &headers).await;
+    let body = read_body(incoming, &method, &headers).await;
     Request::new(method, &path_and_query, headers, body)
 }
 
 /// Reads at most [`MAX_BODY_BYTES`]: a declared length over the limit is refused unread, and a
-/// stream that runs past it is abandoned, so no request can make the instance hold more.
-async fn read_body(incoming: IncomingRequest, headers: &HeaderMap) -> Body {
+/// stream that runs past it is abandoned, so no request can make the instance hold more. The
+/// API reads no body on GET, HEAD, OPTIONS or DELETE, so their streams are not polled at all
+/// (the runtime strips `Transfer-Encoding` before the guest sees the headers, so "no length
+/// declared" cannot tell a chunked body from none).
+async fn read_body(incoming: IncomingRequest, method: &Method, headers: &HeaderMap) -> Body {
+    if matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
+    ) {
+        return Body::Complete(Vec::new());
+    }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Body::TooLarge;
+    }
+    if declared == Some(0) {
+        return Body::Complete(Vec::new());
     }
     let mut stream = incoming.into_body_stream();
     let mut body = Vec::new();
