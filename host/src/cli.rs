@@ -13,6 +13,7 @@ task-api-host: a small Spin-compatible host for the task-api component
 Usage:
   task-api-host up [OPTIONS]     build the component if stale, then serve it (like `spin build --up`)
   task-api-host build [--from FILE]   run the manifest's build command(s)
+  task-api-host token USER [OPTIONS]  print a development token for USER (HS256, needs a secret)
   task-api-host --help
 
 Options for `up`:
@@ -31,12 +32,28 @@ Options for `up`:
       --build            build before serving (the default)
       --no-build         serve the existing wasm without building
   -h, --help             print this help
+
+Options for `token`:
+  -f, --from FILE        manifest whose variables configure the API (default: spin.toml nearby)
+      --variable K=V     as for `up` (SPIN_VARIABLE_<K> and .env are read too)
+      --ttl SECONDS      lifetime (default: 3600)
+  The token is signed with better_auth_secret and carries the iss/aud the API requires, so
+  `curl -H \"Authorization: Bearer $(cargo token alice)\" …/api/alice/tasks` works against
+  `cargo up` or `spin up` with the same variables. Refuses to run without a usable secret.
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Up(UpArgs),
-    Build { from: Option<PathBuf> },
+    Build {
+        from: Option<PathBuf>,
+    },
+    Token {
+        user: String,
+        from: Option<PathBuf>,
+        variables: Vec<String>,
+        ttl_secs: u64,
+    },
     Help,
 }
 
@@ -131,6 +148,42 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             Ok(Command::Build { from })
         }
+        "token" => {
+            let (mut user, mut from, mut variables, mut ttl_secs) = (None, None, Vec::new(), 3600);
+            while let Some(arg) = it.next() {
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                    _ => (arg.clone(), None),
+                };
+                match flag.as_str() {
+                    "-h" | "--help" => return Ok(Command::Help),
+                    "-f" | "--from" => from = Some(take_value(&flag, inline, &mut it)?.into()),
+                    "--variable" => variables.push(take_value(&flag, inline, &mut it)?),
+                    "--ttl" => {
+                        let value = take_value(&flag, inline, &mut it)?;
+                        ttl_secs = value
+                            .parse()
+                            .ok()
+                            .filter(|t| *t > 0)
+                            .ok_or_else(|| format!("--ttl {value}: a number of seconds"))?;
+                    }
+                    other if other.starts_with('-') => {
+                        return Err(format!("unknown option '{other}' for token (see --help)"));
+                    }
+                    _ if user.is_none() => user = Some(arg),
+                    _ => return Err("token takes one USER (see --help)".to_string()),
+                }
+            }
+            let user = user
+                .filter(|u| !u.trim().is_empty())
+                .ok_or_else(|| "token needs a USER, e.g. `cargo token alice`".to_string())?;
+            Ok(Command::Token {
+                user,
+                from,
+                variables,
+                ttl_secs,
+            })
+        }
         other => Err(format!("unknown command '{other}' (see --help)")),
     }
 }
@@ -214,6 +267,18 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
             let manifest = Manifest::load(&manifest_path(from.as_deref())?)?;
             build_manifest(&manifest)
         }
+        Command::Token {
+            user,
+            from,
+            variables,
+            ttl_secs,
+        } => {
+            println!(
+                "{}",
+                development_token(&user, from.as_deref(), &variables, ttl_secs)?
+            );
+            Ok(())
+        }
         Command::Up(up) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -222,6 +287,49 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
             runtime.block_on(run_up(up))
         }
     }
+}
+
+/// A token the API as configured by `manifest` and `variables` accepts for `user`: signed with
+/// `better_auth_secret`, with the issuer and audience the component would require.
+fn development_token(
+    user: &str,
+    from: Option<&Path>,
+    variables: &[String],
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
+    let manifest = Manifest::load(&manifest_path(from)?)?;
+    let values = crate::variables::resolve_app_variables(
+        &manifest,
+        &parse_variables(variables)?,
+        &crate::variables::process_env_lookup(&manifest.dir),
+    )?;
+    // The component's view: its variables rendered from the application's values.
+    let mut seen = std::collections::HashMap::new();
+    for component in manifest.components.values() {
+        seen.extend(crate::variables::ComponentVariables::render(component, &values)?.into_map());
+    }
+    let get = |name: &str| seen.get(name).filter(|v| !v.trim().is_empty()).cloned();
+    let secret = get("better_auth_secret").ok_or_else(|| {
+        anyhow::anyhow!(
+            "no better_auth_secret is configured, so the API accepts no HS256 token: set \
+             SPIN_VARIABLE_BETTER_AUTH_SECRET (e.g. to \"$(openssl rand -base64 32)\") for both \
+             this command and the server"
+        )
+    })?;
+    let secret = task_api::auth::SharedSecret::parse(&secret).map_err(|why| {
+        anyhow::anyhow!("{why}; the API refuses it, so no token would be accepted")
+    })?;
+    let url = get("better_auth_url");
+    let issuer = get("jwt_issuer").or_else(|| url.clone());
+    let audience = get("jwt_audience").or(url);
+    task_api::auth::development_token(
+        &secret,
+        user,
+        issuer.as_deref(),
+        audience.as_deref(),
+        std::time::Duration::from_secs(ttl_secs),
+    )
+    .map_err(|e| anyhow::anyhow!(e))
 }
 
 async fn run_up(up: UpArgs) -> anyhow::Result<()> {
@@ -247,6 +355,9 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     opts.quiet = up.quiet;
     opts.log_requests = true;
     let host = start(opts).await?;
+    for warning in host.warnings() {
+        eprintln!("warning: {warning}");
+    }
 
     if let Some(file) = &up.runtime_config {
         let config = crate::runtime_config::RuntimeConfig::load(file)?;

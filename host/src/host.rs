@@ -104,6 +104,7 @@ pub struct ServedRoute {
 /// A host serving requests; stops on [`RunningHost::shutdown`] or when dropped.
 pub struct RunningHost {
     addr: SocketAddr,
+    warnings: Vec<String>,
     state_dir: PathBuf,
     routes: Vec<ServedRoute>,
     databases: Vec<(String, String)>,
@@ -123,6 +124,11 @@ impl RunningHost {
 
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
+    }
+
+    /// What the manifest asks for that this host does not do (see [`Manifest::warnings`]).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn routes(&self) -> &[ServedRoute] {
@@ -312,6 +318,7 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
     let task = tokio::spawn(serve(listener, server, stopped));
     Ok(RunningHost {
         addr,
+        warnings: manifest.warnings.clone(),
         state_dir,
         routes,
         databases: used,

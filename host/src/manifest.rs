@@ -21,8 +21,12 @@ pub struct Manifest {
     pub http_triggers: Vec<HttpTrigger>,
     /// Components by id.
     pub components: BTreeMap<String, ComponentDecl>,
+    /// What the file asks for that this host does not do (a valid Spin manifest is never
+    /// refused for a field this host can leave out; it says so instead).
+    pub warnings: Vec<String>,
 }
 
+/// `[application]`, with every field of Spin's manifest v2.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
@@ -33,15 +37,23 @@ pub struct Application {
     pub description: Option<String>,
     #[serde(default)]
     pub authors: Vec<String>,
+    /// Deployment target environments: for `spin build`'s checks, not for serving.
+    #[serde(default)]
+    pub targets: Option<toml::Value>,
     #[serde(default)]
     pub trigger: ApplicationTriggers,
+    /// `[application.tool.<name>]`: other tools' settings, ignored by Spin too.
+    #[serde(default)]
+    pub tool: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ApplicationTriggers {
     #[serde(default)]
     pub http: Option<HttpAppSettings>,
+    /// Global settings of other trigger types (`[application.trigger.redis]`, …).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,9 +199,15 @@ struct RawHttpTrigger {
     #[serde(default, rename = "id")]
     _id: Option<String>,
     route: RawRoute,
-    component: toml::Value,
+    #[serde(default)]
+    component: Option<toml::Value>,
+    /// `[trigger.http.components]`: named component slots (Spin's middleware chains).
+    #[serde(default)]
+    components: Option<toml::Table>,
     #[serde(default)]
     executor: Option<toml::Table>,
+    #[serde(default)]
+    static_response: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -202,13 +220,15 @@ enum RawRoute {
     },
 }
 
+/// `[component.<id>]`, with every field of Spin's manifest v2. What the host serves is typed;
+/// the rest is kept only to say, at start-up, that it is not served.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawComponent {
     source: toml::Value,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "sqlite-databases")]
     sqlite_databases: Vec<String>,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
@@ -218,6 +238,29 @@ struct RawComponent {
     environment: BTreeMap<String, String>,
     #[serde(default)]
     build: Option<RawBuild>,
+    #[serde(default)]
+    files: Vec<toml::Value>,
+    #[serde(default)]
+    exclude_files: Vec<String>,
+    /// Spin's deprecated predecessor of `allowed_outbound_hosts`.
+    #[serde(default)]
+    allowed_http_hosts: Vec<String>,
+    #[serde(default, alias = "key-value-stores")]
+    key_value_stores: Vec<String>,
+    #[serde(default)]
+    ai_models: Vec<String>,
+    #[serde(default)]
+    targets: Option<toml::Value>,
+    /// `[component.<id>.tool.<name>]`: other tools' settings, ignored by Spin too.
+    #[serde(default)]
+    tool: Option<toml::Table>,
+    #[serde(default)]
+    dependencies_inherit_configuration: Option<bool>,
+    #[serde(default)]
+    dependencies: Option<toml::Table>,
+    /// `[component.<id>.profile.<name>]`: `spin up --profile` overrides.
+    #[serde(default)]
+    profile: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -263,19 +306,32 @@ impl RawManifest {
             }
         }
 
+        let mut warnings = Vec::new();
+        if self.application.targets.is_some() {
+            warnings.push("[application] targets: ignored (a spin build check)".to_string());
+        }
+        for kind in self.application.trigger.other.keys() {
+            warnings.push(format!(
+                "[application.trigger.{kind}]: ignored (this host serves only http triggers)"
+            ));
+        }
+
         let mut components = BTreeMap::new();
         for (id, raw) in self.component {
             validate_component_id(&id).map_err(|why| format!("component '{id}': {why}"))?;
-            let component = raw.validate(&id, &self.variables)?;
+            let component = raw.validate(&id, &self.variables, &mut warnings)?;
             components.insert(id, component);
         }
 
         let mut http_triggers = Vec::new();
         for (kind, entries) in self.trigger {
             if kind != "http" {
-                return Err(format!(
-                    "trigger type '{kind}' is not supported by this host (only http)"
+                warnings.push(format!(
+                    "{} [[trigger.{kind}]] entr{}: ignored (this host serves only http triggers)",
+                    entries.len(),
+                    if entries.len() == 1 { "y" } else { "ies" }
                 ));
+                continue;
             }
             for entry in entries {
                 let raw: RawHttpTrigger =
@@ -288,7 +344,9 @@ impl RawManifest {
             }
         }
         if http_triggers.is_empty() {
-            return Err("no [[trigger.http]] entries".to_string());
+            return Err(
+                "no [[trigger.http]] entries (this host serves only http triggers)".to_string(),
+            );
         }
         for (i, t) in http_triggers.iter().enumerate() {
             if http_triggers[..i].iter().any(|o| o.route == t.route) {
@@ -316,20 +374,34 @@ impl RawManifest {
             variables: self.variables,
             http_triggers,
             components,
+            warnings,
         })
     }
 }
 
 impl RawHttpTrigger {
     fn validate(self, components: &BTreeMap<String, ComponentDecl>) -> Result<HttpTrigger, String> {
+        if self.static_response.is_some() {
+            return Err(
+                "[[trigger.http]] static_response is not supported by this host (serve it from a component)"
+                    .to_string(),
+            );
+        }
+        if self.components.is_some() {
+            return Err(
+                "[[trigger.http]] components (middleware chains) are not supported by this host"
+                    .to_string(),
+            );
+        }
         let component = match self.component {
-            toml::Value::String(id) => id,
-            _ => {
+            Some(toml::Value::String(id)) => id,
+            Some(_) => {
                 return Err(
-                    "[[trigger.http]] component must be the id of a [component.<id>] table (inline components are not supported)"
+                    "[[trigger.http]] component must be the id of a [component.<id>] table (inline components are not supported by this host)"
                         .to_string(),
                 );
             }
+            None => return Err("[[trigger.http]] needs a component".to_string()),
         };
         if !components.contains_key(&component) {
             return Err(format!(
@@ -338,10 +410,10 @@ impl RawHttpTrigger {
         }
         if let Some(executor) = &self.executor {
             match executor.get("type").and_then(|t| t.as_str()) {
-                Some("spin") => {}
+                Some("http" | "spin") => {}
                 other => {
                     return Err(format!(
-                        "[[trigger.http]] executor {} is not supported by this host (only spin)",
+                        "[[trigger.http]] executor {} is not supported by this host (only http)",
                         other.unwrap_or("without type")
                     ));
                 }
@@ -372,16 +444,47 @@ impl RawComponent {
         self,
         id: &str,
         app_vars: &BTreeMap<String, VariableDecl>,
+        warnings: &mut Vec<String>,
     ) -> Result<ComponentDecl, String> {
         let source = match self.source {
             toml::Value::String(s) if !s.is_empty() => s,
             toml::Value::String(_) => return Err(format!("component '{id}': source is empty")),
             _ => {
                 return Err(format!(
-                    "component '{id}': source must be a local file path (remote sources are not supported by this host)"
+                    "component '{id}': source must be a local file path (url and registry sources are not supported by this host)"
                 ));
             }
         };
+        if self.dependencies.as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(format!(
+                "component '{id}': dependencies (component composition) are not supported by this host"
+            ));
+        }
+        let mut ignored = |field: &str, why: &str| {
+            warnings.push(format!("component '{id}': {field}: ignored ({why})"));
+        };
+        if !self.files.is_empty() || !self.exclude_files.is_empty() {
+            ignored("files", "this host mounts no files into the guest");
+        }
+        if !self.allowed_http_hosts.is_empty() {
+            ignored(
+                "allowed_http_hosts",
+                "deprecated in Spin; list the hosts in allowed_outbound_hosts",
+            );
+        }
+        if !self.key_value_stores.is_empty() {
+            ignored("key_value_stores", "this host has no key-value store");
+        }
+        if !self.ai_models.is_empty() {
+            ignored("ai_models", "this host has no LLM interface");
+        }
+        if self.targets.is_some() {
+            ignored("targets", "a spin build check");
+        }
+        if self.profile.is_some() {
+            ignored("profile", "this host serves the default profile only");
+        }
+        let _ = (self.tool, self.dependencies_inherit_configuration);
 
         let mut variables = BTreeMap::new();
         for (name, text) in self.variables {
@@ -645,6 +748,56 @@ watch = ["src/**/*.rs"]
         ))
         .unwrap_err();
         assert!(e.contains("allowed_outbound_hosts"), "{e}");
+    }
+
+    /// Fields a Spin manifest v2 may carry and this host does not serve: the file is accepted,
+    /// and each one is named in a warning.
+    #[test]
+    fn spin_fields_the_host_ignores_are_warnings_not_errors() {
+        let text = with(
+            "allowed_outbound_hosts = []",
+            r#"allowed_outbound_hosts = []
+files = ["static/**"]
+key_value_stores = ["default"]
+ai_models = ["llama2-chat"]
+allowed_http_hosts = ["https://example.com"]"#,
+        )
+        .replace(
+            "[component.api.build]",
+            "[component.api.tool.spin-test]\nsource = \"tests.wasm\"\n\n[component.api.build]",
+        )
+        .replace(
+            "[application]\nname = \"demo\"",
+            "[application]\nname = \"demo\"\ntargets = [\"spin-up:3.3\"]",
+        ) + "\n[application.tool.other]\nx = 1\n\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"api\"\n";
+        let m = parse(&text).unwrap();
+        let warnings = m.warnings.join("\n");
+        for field in [
+            "files",
+            "key_value_stores",
+            "ai_models",
+            "allowed_http_hosts",
+            "targets",
+            "trigger.redis",
+        ] {
+            assert!(
+                warnings.contains(field),
+                "no warning for {field}:\n{warnings}"
+            );
+        }
+        assert!(
+            !warnings.contains("tool"),
+            "tool tables are for other tools:\n{warnings}"
+        );
+        assert_eq!(m.http_triggers.len(), 2);
+        // What it cannot serve at all is still an error.
+        let e = parse(&with(
+            "source = \"target/api.wasm\"",
+            "source = { url = \"https://example.com/a.wasm\", digest = \"sha256:00\" }",
+        ))
+        .unwrap_err();
+        assert!(e.contains("url and registry sources"), "{e}");
+        assert!(parse(GOOD).unwrap().warnings.is_empty());
     }
 
     #[test]

@@ -170,6 +170,11 @@ pub struct ComponentVariables {
 }
 
 impl ComponentVariables {
+    /// The rendered values by variable name.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.values
+    }
+
     pub fn render(
         component: &ComponentDecl,
         app_values: &HashMap<String, String>,

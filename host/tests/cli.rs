@@ -264,3 +264,88 @@ fn build_runs_the_manifest_command() {
         "{line}"
     );
 }
+
+fn token(args: &[&str], secret: Option<&str>) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .arg("token")
+        .args(args)
+        .arg("--from")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
+            command.env_remove(name);
+        }
+    }
+    if let Some(secret) = secret {
+        command.env("SPIN_VARIABLE_BETTER_AUTH_SECRET", secret);
+    }
+    command.output().unwrap()
+}
+
+/// `cargo token alice` prints a token the API, configured with the same variables, accepts for
+/// alice (and only for alice); without a secret it refuses to run, and so with one the API
+/// would refuse.
+#[test]
+fn token_mints_what_the_api_accepts() {
+    use task_api_testkit::{Request, Server};
+    let secret = "cli-token-test-k9Vq2xRz7Lm4Tn8Wb1Yc6Hd3Jf5Gs0Pa";
+    let out = token(&["alice"], Some(secret));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let minted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(minted.split('.').count(), 3, "{minted}");
+
+    let server = Server::builder()
+        .variable("better_auth_secret", secret)
+        .start();
+    let ok = server.send(Request::new("GET", "/api/alice/tasks").bearer(&minted));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let other = server.send(Request::new("GET", "/api/bob/tasks").bearer(&minted));
+    assert_eq!(other.status, 403);
+
+    // With better_auth_url set, the API requires its iss and aud; the token carries them.
+    let url = "http://auth.example.test";
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "carol",
+            "--variable",
+            &format!("better_auth_url={url}"),
+            "--from",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml"))
+        .env("SPIN_VARIABLE_BETTER_AUTH_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let minted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let server = Server::builder()
+        .variable("better_auth_secret", secret)
+        .variable("better_auth_url", url)
+        .variable("better_auth_origin", url)
+        .start();
+    let ok = server.send(Request::new("GET", "/api/carol/tasks").bearer(&minted));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+
+    for (why, secret) in [
+        ("no better_auth_secret", None),
+        ("placeholder", Some("REPLACE-WITH-AT-LEAST-32-RANDOM-BYTES")),
+        ("32 are required", Some("too-short")),
+    ] {
+        let out = token(&["alice"], secret);
+        assert!(!out.status.success(), "{why}: minted anyway");
+        assert!(out.stdout.is_empty());
+        let error = single_error_line(&out);
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    let out = token(&[], Some(secret));
+    assert!(single_error_line(&out).contains("needs a USER"));
+}

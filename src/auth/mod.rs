@@ -3,13 +3,15 @@
 
 mod better_auth_url;
 pub mod jwks;
+mod secret;
 mod token;
 mod verifier;
 
 pub use better_auth_url::{BetterAuthUrl, parse_origin};
 pub use jwks::KeySet;
+pub use secret::{MIN_SECRET_BYTES, SharedSecret, WeakSecret, development_token};
 pub use token::{extract_token, has_object_segments};
-pub use verifier::{MAX_TOKEN_BYTES, MIN_SECRET_BYTES, RemoteKeys, Verifier, VerifierSettings};
+pub use verifier::{MAX_TOKEN_BYTES, RemoteKeys, Verifier, VerifierSettings};
 
 use crate::error::ApiError;
 use crate::router::PathUserId;

@@ -6,6 +6,7 @@
 
 use super::Identity;
 use super::jwks::{ASYMMETRIC_ALGORITHMS, KeySet};
+use super::secret::SharedSecret;
 use crate::error::{ApiError, AuthError};
 use crate::time::Timestamp;
 use jwt_simple::prelude::*;
@@ -14,9 +15,6 @@ use std::collections::HashSet;
 
 /// Tokens (and so headers) longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// HS256 secrets shorter than this are a configuration error: HMAC-SHA256 wants a key at least
-/// as long as its output, and Better Auth's own secrets are 32 bytes or more.
-pub const MIN_SECRET_BYTES: usize = 32;
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const CLOCK_TOLERANCE_SECS: u64 = 60;
 
@@ -72,17 +70,10 @@ impl Verifier {
                     .to_owned(),
             );
         }
-        let hs256 = match secret {
-            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
-                return Err(format!(
-                    "better_auth_secret is {} bytes; at least {MIN_SECRET_BYTES} are required",
-                    secret.len()
-                ));
-            }
-            // Better Auth and `jose` key HMAC with the secret's UTF-8 bytes.
-            Some(secret) => Some(HS256Key::from_bytes(secret.as_bytes())),
-            None => None,
-        };
+        let hs256 = secret
+            .map(|secret| SharedSecret::parse(&secret).map(|s| s.key()))
+            .transpose()
+            .map_err(|weak| weak.to_string())?;
         let jwks = jwks
             .map(|text| {
                 KeySet::parse(&text).map_err(|why| format!("jwt_jwks is not a usable JWKS: {why}"))
