@@ -14,7 +14,7 @@ use crate::request_log::{RequestLog, duration_ms, user_hash};
 use crate::router::{Resource, Route};
 use crate::store::{self, Account};
 use crate::time::Timestamp;
-use http::Method;
+use http::{HeaderValue, Method, header};
 use std::time::Instant;
 
 /// What a request may use of the outside world.
@@ -37,6 +37,11 @@ pub fn handle(request: &Request, env: &Env) -> Response {
             cors::allowed_origin(&request.headers, env.vars),
         );
     }
+    protect(&mut response, request.path.starts_with("/api/"));
+    if request.method == Method::HEAD {
+        // The headers of the GET, no body (RFC 9110 §9.3.2).
+        response.body_mut().clear();
+    }
     let log = RequestLog {
         time: env.now,
         method: request.method.as_str(),
@@ -47,6 +52,42 @@ pub fn handle(request: &Request, env: &Env) -> Response {
     };
     println!("{}", log.line());
     response
+}
+
+/// Headers every response carries, so that neither a cache nor a browser can turn a response
+/// into something it is not.
+///
+/// Anything under `/api/` depends on the caller's token, which may arrive as a cookie: it is
+/// `private` (no shared cache may store it), varies by `Authorization` and `Cookie` as well as
+/// `Origin`, and `no-cache` (the browser may keep it but must revalidate before every use, so
+/// `ETag` / `If-None-Match` → 304 keeps working; `no-store` would throw that away and buy no
+/// safety a private, revalidated copy lacks). Every response says `nosniff`; the API's own
+/// responses are data, never a document: `default-src 'none'` and no framing. `/docs` sets
+/// its own policy.
+fn protect(response: &mut Response, api: bool) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if api {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Origin, Authorization, Cookie"),
+        );
+    } else if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
 }
 
 /// What the log line may say about a request, filled in as the pipeline learns it.
@@ -264,11 +305,10 @@ mod tests {
         h.vars = &[("better_auth_secret", "short")];
         let response = h.send(Method::GET, "/api/alice/tasks", Some(&token("alice")), None);
         assert_eq!(response.status(), 503);
+        let detail = json(&response)["detail"].as_str().unwrap().to_owned();
         assert!(
-            json(&response)["detail"]
-                .as_str()
-                .unwrap()
-                .contains("better_auth_secret")
+            detail.contains("misconfigured") && !detail.contains("better_auth_secret"),
+            "an outsider learns nothing of the deployment: {detail}"
         );
     }
 

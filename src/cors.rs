@@ -32,7 +32,7 @@ pub fn allowed_origin(headers: &HeaderMap, vars: &dyn Variables) -> Option<Heade
 /// `Origin`, so caches never hand one origin's answer to another.
 pub fn decorate(response: &mut Response, origin: Option<HeaderValue>) {
     let headers = response.headers_mut();
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(

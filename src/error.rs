@@ -111,7 +111,11 @@ impl ApiError {
                 [only] => format!("Invalid {}: {}", only.field, only.message),
                 _ => "The request has invalid fields".into(),
             },
-            Self::Misconfigured(why) => format!("Service misconfigured: {why}"),
+            // The specifics (which variable, what is wrong with it) go to the log only: an
+            // unauthenticated caller learns nothing about the deployment.
+            Self::Misconfigured(_) => {
+                "Service misconfigured; the operator finds the reason in the server's log".into()
+            }
             Self::Unavailable(_) => "Service temporarily unavailable".into(),
             Self::Internal(_) => "Internal server error".into(),
         }
@@ -172,7 +176,25 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status().as_u16(), self.detail())
+        match self {
+            Self::Misconfigured(why) => write!(f, "503 misconfigured: {why}"),
+            _ => write!(f, "{} {}", self.status().as_u16(), self.detail()),
+        }
+    }
+}
+
+impl From<crate::conditional::MalformedPrecondition> for ApiError {
+    fn from(error: crate::conditional::MalformedPrecondition) -> Self {
+        let field = match error.0 {
+            "if-match" => "If-Match",
+            "if-none-match" => "If-None-Match",
+            other => other,
+        };
+        Self::validation(
+            field,
+            "must be * or a comma-separated list of entity tags (RFC 9110 §8.8.3), such as \
+             an ETag this API sent",
+        )
     }
 }
 

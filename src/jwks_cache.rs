@@ -33,6 +33,7 @@ pub struct LiveJwks<'a> {
 struct Cached {
     jwks: Option<String>,
     fetched_at: Option<i64>,
+    attempted_at: Option<i64>,
 }
 
 fn micros(duration: Duration) -> i64 {
@@ -43,7 +44,7 @@ impl LiveJwks<'_> {
     fn read(&self) -> Result<Option<Cached>, ApiError> {
         let select = || {
             self.db.execute(
-                "SELECT jwks, fetched_at FROM jwks_cache WHERE url = ?1",
+                "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
                 &[self.url.into()],
             )
         };
@@ -61,11 +62,17 @@ impl LiveJwks<'_> {
                 Some(Value::Text(text)) => Some(text),
                 _ => None,
             };
-            let fetched_at = match values.next() {
+            let mut integer = || match values.next() {
                 Some(Value::Integer(at)) => Some(at),
                 _ => None,
             };
-            Cached { jwks, fetched_at }
+            let fetched_at = integer();
+            let attempted_at = integer();
+            Cached {
+                jwks,
+                fetched_at,
+                attempted_at,
+            }
         }))
     }
 
@@ -111,7 +118,16 @@ impl LiveJwks<'_> {
 
 impl RemoteKeys for LiveJwks<'_> {
     fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError> {
-        let cached = self.read()?.and_then(|cached| {
+        let cached = self.read()?;
+        // A fetch was attempted less than a minute ago: no claim, so a stream of forged
+        // tokens with made-up `kid`s costs reads only, never a write before authentication.
+        let recent = cached
+            .as_ref()
+            .and_then(|c| c.attempted_at)
+            .is_some_and(|at| {
+                self.now.as_micros() < at.saturating_add(micros(MIN_REFETCH_INTERVAL))
+            });
+        let cached = cached.and_then(|cached| {
             let fresh = cached
                 .fetched_at
                 .is_some_and(|at| self.now.as_micros() < at.saturating_add(micros(TTL)));
@@ -124,6 +140,9 @@ impl RemoteKeys for LiveJwks<'_> {
         if let Some(set) = &cached
             && set.contains(kid)
         {
+            return Ok(cached);
+        }
+        if recent {
             return Ok(cached);
         }
         if !self.claim_fetch()? {
@@ -215,6 +234,42 @@ mod tests {
             assert!(lookup(&db, &server, secs, "a").is_some());
         }
         assert_eq!(server.calls(), 1);
+    }
+
+    /// Forged tokens naming `kid`s that do not exist must not turn into a write load before
+    /// anyone is authenticated: within a minute of a fetch, an unknown `kid` only reads.
+    #[test]
+    fn an_unknown_kid_within_the_minute_writes_nothing() {
+        let db = crate::test_support::CountingDb::new();
+        let server = Server::default();
+        server.ok(&set(&["a"]));
+        let live = |secs: i64| LiveJwks {
+            url: URL,
+            db: &db,
+            http: &server,
+            now: Timestamp::from_micros(START + secs * 1_000_000),
+        };
+        live(0).key_set_with("a").unwrap().unwrap();
+        db.take();
+        for (secs, kid) in [(1, "x"), (5, "y"), (59, "z")] {
+            live(secs).key_set_with(kid).unwrap();
+            let statements = db.take();
+            assert!(
+                statements
+                    .iter()
+                    .all(|s| s.trim_start().starts_with("SELECT")),
+                "unknown kid {kid} at {secs} s wrote: {statements:#?}"
+            );
+        }
+        assert_eq!(server.calls(), 1);
+        // A minute on, the claim (a write) and the fetch happen again.
+        server.ok(&set(&["a", "b"]));
+        assert!(live(61).key_set_with("b").unwrap().unwrap().contains("b"));
+        assert!(
+            db.take()
+                .iter()
+                .any(|s| s.contains("INSERT INTO jwks_cache"))
+        );
     }
 
     #[test]

@@ -50,13 +50,23 @@ pub enum Resource {
     Toggle(PathUserId, Option<TaskId>),
 }
 
-const READ_ONLY: &[Method] = &[Method::GET];
-const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST];
-const ITEM_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
+// HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
+const READ_ONLY: &[Method] = &[Method::GET, Method::HEAD];
+const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::HEAD, Method::POST];
+const ITEM_METHODS: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
 
-/// Longest path segment we look at; longer ones cannot be a user id or a task id we issued.
-const MAX_SEGMENT_BYTES: usize = 512;
+/// The longest user id, in characters (Better Auth's are 32).
+pub const MAX_USER_ID_CHARS: usize = 255;
+/// Longest path segment we look at: a longest user id with every character percent-encoded
+/// from four UTF-8 bytes. Longer ones cannot be a user id or a task id we issued.
+const MAX_SEGMENT_BYTES: usize = MAX_USER_ID_CHARS * 12;
 
 impl Resource {
     /// The resource at `path`, or a 404.
@@ -105,6 +115,12 @@ impl Resource {
     /// The route for `method`, or a 405 naming the allowed methods.
     pub fn route(self, method: &Method) -> Result<Route, ApiError> {
         let allowed = self.methods();
+        // HEAD is GET without the body, which the caller drops.
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
         let action = match (self, method) {
             (Self::Health, &Method::GET) => return Ok(Route::Health),
             (Self::OpenApi, &Method::GET) => return Ok(Route::OpenApi),
@@ -132,8 +148,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
 }
 
 impl PathUserId {
-    /// Percent-decodes one segment; `None` if empty, too long, not UTF-8 or holding control
-    /// characters (no token subject we accept has them).
+    /// Percent-decodes one segment; `None` if empty, longer than [`MAX_USER_ID_CHARS`], not
+    /// UTF-8 or holding control characters (no token subject we accept has them).
     fn decode(segment: &str) -> Option<Self> {
         if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES {
             return None;
@@ -152,7 +168,7 @@ impl PathUserId {
             }
         }
         let decoded = String::from_utf8(out).ok()?;
-        if decoded.chars().any(char::is_control) {
+        if decoded.chars().any(char::is_control) || decoded.chars().count() > MAX_USER_ID_CHARS {
             return None;
         }
         Some(Self(decoded))
@@ -263,6 +279,35 @@ mod tests {
         }
         let long = format!("/api/{}/tasks", "u".repeat(MAX_SEGMENT_BYTES + 1));
         assert_eq!(status(Method::GET, &long), 404);
+        let too_many = format!("/api/{}/tasks", "u".repeat(MAX_USER_ID_CHARS + 1));
+        assert_eq!(status(Method::GET, &too_many), 404);
+    }
+
+    #[test]
+    fn the_longest_user_id_routes_however_it_is_encoded() {
+        let plain = "u".repeat(MAX_USER_ID_CHARS);
+        assert_eq!(
+            ok(Method::GET, &format!("/api/{plain}/tasks")),
+            tasks(&plain, TaskAction::List)
+        );
+        // Four UTF-8 bytes a character, each percent-encoded: the longest segment accepted.
+        let emoji = "🦀".repeat(MAX_USER_ID_CHARS);
+        let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
+        assert_eq!(encoded.len(), MAX_SEGMENT_BYTES);
+        assert_eq!(
+            ok(Method::GET, &format!("/api/{encoded}/tasks")),
+            tasks(&emoji, TaskAction::List)
+        );
+    }
+
+    #[test]
+    fn head_is_get_without_a_body() {
+        assert_eq!(
+            ok(Method::HEAD, "/api/u1/tasks"),
+            tasks("u1", TaskAction::List)
+        );
+        assert_eq!(ok(Method::HEAD, "/health"), Route::Health);
+        assert_eq!(status(Method::HEAD, "/api/u1/tasks/1/complete"), 405);
     }
 
     #[test]

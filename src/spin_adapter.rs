@@ -18,6 +18,7 @@ use wasi::io::streams::OutputStream;
 #[http_component]
 async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
     let request = read_request(incoming).await;
+    let head = request.method == Method::HEAD;
     let db = SpinDatabase::default();
     let response = app::handle(
         &request,
@@ -28,7 +29,7 @@ async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
             now: Timestamp::now(),
         },
     );
-    send_response(response_out, response);
+    send_response(response_out, response, head);
 }
 
 async fn read_request(incoming: IncomingRequest) -> Request {
@@ -106,14 +107,15 @@ async fn read_body(incoming: IncomingRequest, method: &Method, headers: &HeaderM
 /// alone; the body then waits behind Nagle's algorithm for the client's delayed ACK — tens of
 /// milliseconds per request on a keep-alive connection under Spin, which does not set
 /// TCP_NODELAY. A body larger than the runtime lets us buffer is streamed after the head.
-fn send_response(response_out: ResponseOutparam, response: Response) {
+fn send_response(response_out: ResponseOutparam, response: Response, head: bool) {
     let (parts, body) = response.into_parts();
     let mut headers: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
-    if !parts.headers.contains_key(header::CONTENT_LENGTH) && has_body(parts.status) {
+    // A HEAD response has no body to count; Content-Length may be left out (RFC 9110 §9.3.2).
+    if !head && !parts.headers.contains_key(header::CONTENT_LENGTH) && has_body(parts.status) {
         headers.push(("content-length".into(), body.len().to_string().into_bytes()));
     }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());

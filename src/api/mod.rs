@@ -9,16 +9,20 @@ use crate::http::{Body, Request};
 use crate::store::StoreError;
 use http::header;
 
-/// The body of a request that must carry JSON: 413 if it was too large, 415 if it is not
-/// declared as JSON. Parsing is left to the domain types.
+/// The body of a request that must carry JSON: 413 if it was too large, 422 if there is none
+/// at all (no body and no Content-Type: there is no media type to be unsupported, and the
+/// body is what is missing), 415 if it is declared as something other than JSON. Parsing is
+/// left to the domain types.
 pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
     let bytes = match &request.body {
         Body::TooLarge => return Err(ApiError::PayloadTooLarge),
         Body::Complete(bytes) => bytes,
     };
-    let is_json = request
-        .headers
-        .get(header::CONTENT_TYPE)
+    let content_type = request.headers.get(header::CONTENT_TYPE);
+    if bytes.is_empty() && content_type.is_none() {
+        return Err(ApiError::validation("body", "is required (a JSON object)"));
+    }
+    let is_json = content_type
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
@@ -66,6 +70,17 @@ mod tests {
             let r = request(Some(content_type), Body::Complete(b"{}".to_vec()));
             assert_eq!(json_body(&r).unwrap(), b"{}");
         }
+    }
+
+    #[test]
+    fn no_body_at_all_is_422_body_required() {
+        let r = request(None, Body::Complete(Vec::new()));
+        let error = json_body(&r).unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert!(error.to_string().contains("body"), "{error}");
+        // A declared JSON body that is empty is malformed JSON, judged by the parser.
+        let r = request(Some("application/json"), Body::Complete(Vec::new()));
+        assert_eq!(json_body(&r).unwrap(), b"");
     }
 
     #[test]

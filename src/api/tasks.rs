@@ -29,7 +29,7 @@ pub fn handle(
         TaskAction::Get(id) => {
             let task =
                 store::get_task(env.db, account, existing(id)?, env.now)?.ok_or_else(not_found)?;
-            if if_none_match_hits(&request.headers, &task) {
+            if if_none_match_hits(&request.headers, &task)? {
                 let mut response = empty(StatusCode::NOT_MODIFIED);
                 response.headers_mut().insert(header::ETAG, etag(&task));
                 return Ok(response);
@@ -39,20 +39,20 @@ pub fn handle(
         TaskAction::Update(id) => {
             let id = existing(id)?;
             let patch = TaskPatch::from_json(json_body(request)?)?;
-            let expected = IfMatch::from_headers(&request.headers, id);
+            let expected = IfMatch::from_headers(&request.headers, id)?;
             let updated =
                 store::update_task(env.db, account, id, &patch, expected.versions(), env.now)?;
             written(updated, &expected, account, id, env)
         }
         TaskAction::Toggle(id) => {
             let id = existing(id)?;
-            let expected = IfMatch::from_headers(&request.headers, id);
+            let expected = IfMatch::from_headers(&request.headers, id)?;
             let toggled = store::toggle_task(env.db, account, id, expected.versions(), env.now)?;
             written(toggled, &expected, account, id, env)
         }
         TaskAction::Delete(id) => {
             let id = existing(id)?;
-            let expected = IfMatch::from_headers(&request.headers, id);
+            let expected = IfMatch::from_headers(&request.headers, id)?;
             if store::delete_task(env.db, account, id, expected.versions(), env.now)? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
@@ -78,12 +78,15 @@ fn create(account: &Account, request: &Request, env: &Env) -> Result<Response, A
     }
 }
 
-/// The `Idempotency-Key` header: at most one, 1 to 255 visible ASCII characters.
+/// The `Idempotency-Key` header: at most one, an sf-string as the IETF httpapi draft defines
+/// it (`"…"`, 1 to 255 characters, no `"` or `\\` inside) or, for clients that send it bare,
+/// 1 to 255 visible ASCII characters; `"abc"` and `abc` are the same key. This is exactly the
+/// `pattern` of the OpenAPI document.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let invalid = || {
         ApiError::validation(
             "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters, given once",
+            "must be a quoted string or 1 to 255 visible ASCII characters, given once",
         )
     };
     let mut values = headers.get_all("idempotency-key").iter();
@@ -93,12 +96,29 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     if values.next().is_some() {
         return Err(invalid());
     }
-    let key = value.to_str().map_err(|_| invalid())?.trim();
-    let visible = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !visible {
-        return Err(invalid());
+    let value = value.to_str().map_err(|_| invalid())?;
+    let bytes = value.as_bytes();
+    let quoted = bytes.len() >= 3
+        && bytes.len() <= MAX_IDEMPOTENCY_KEY_BYTES + 2
+        && bytes[0] == b'"'
+        && bytes[bytes.len() - 1] == b'"'
+        && bytes[1..bytes.len() - 1]
+            .iter()
+            .all(|b| (0x20..=0x7e).contains(b) && *b != b'"' && *b != b'\\');
+    if quoted {
+        return Ok(Some(&value[1..value.len() - 1]));
     }
-    Ok(Some(key))
+    let visible = |b: &u8| b.is_ascii_graphic();
+    let bare = !bytes.is_empty()
+        && bytes.len() <= MAX_IDEMPOTENCY_KEY_BYTES
+        && visible(&bytes[0])
+        && visible(&bytes[bytes.len() - 1])
+        && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+    if bare {
+        Ok(Some(value))
+    } else {
+        Err(invalid())
+    }
 }
 
 /// What makes two creates "the same request": the parsed task, not its JSON spelling, so a

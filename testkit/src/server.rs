@@ -175,6 +175,35 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// A 503 for a misconfiguration, as an outsider sees it: JSON with a detail that names
+    /// nothing of the deployment, while the component's log (the operator's view) says
+    /// `reason`.
+    pub fn assert_misconfigured(&self, response: &Response, reason: &str) {
+        let body = response.assert_json_error(503);
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("misconfigured") && !detail.contains(reason),
+            "the 503 detail must be generic, got {detail:?}"
+        );
+        assert!(
+            response.header("retry-after").is_some(),
+            "503 without Retry-After"
+        );
+        // The log is written before the response, but reaches the file through the runtime.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.component_stderr();
+            if log.contains(reason) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the component's log does not say {reason:?}: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the server and hands back its state directory.
     pub fn stop(mut self) -> TempDir {
         match self.running.take().expect("running") {

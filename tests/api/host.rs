@@ -102,16 +102,8 @@ fn a_database_the_manifest_does_not_grant_is_refused() {
         &[(r#"sqlite_databases = ["default"]"#, "sqlite_databases = []")],
     );
     let server = Server::builder().manifest(path).start();
-    let body = server
-        .get("/api/alice/tasks", &token("alice"))
-        .assert_json_error(503);
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("sqlite_databases"),
-        "{body}"
-    );
+    let response = server.get("/api/alice/tasks", &token("alice"));
+    server.assert_misconfigured(&response, "sqlite_databases");
     server
         .send(super::client::Request::new("GET", "/health"))
         .assert_json_error(503);

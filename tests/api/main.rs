@@ -8,6 +8,7 @@ mod tokens;
 mod attacks;
 mod auth;
 mod concurrency;
+mod contract;
 mod host;
 mod hostile;
 mod isolation;

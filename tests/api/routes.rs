@@ -175,11 +175,15 @@ fn wrong_methods_are_405_with_allow() {
     let server = Server::start();
     let t = token("alice");
     for (method, path, allow) in [
-        ("DELETE", "/api/alice/tasks", "GET, POST"),
-        ("PUT", "/api/alice/tasks", "GET, POST"),
-        ("POST", "/api/alice/tasks/1", "GET, PUT, PATCH, DELETE"),
+        ("DELETE", "/api/alice/tasks", "GET, HEAD, POST"),
+        ("PUT", "/api/alice/tasks", "GET, HEAD, POST"),
+        (
+            "POST",
+            "/api/alice/tasks/1",
+            "GET, HEAD, PUT, PATCH, DELETE",
+        ),
         ("GET", "/api/alice/tasks/1/complete", "PATCH"),
-        ("POST", "/health", "GET"),
+        ("POST", "/health", "GET, HEAD"),
     ] {
         let response = server.send(Request::new(method, path).bearer(&t));
         response.assert_json_error(405);

@@ -52,7 +52,10 @@ fn cors_for_the_allowed_origin_only() {
         exposed.contains("ETag") && exposed.contains("Location"),
         "{exposed}"
     );
-    assert_eq!(allowed.header("vary"), Some("Origin"));
+    assert_eq!(
+        allowed.header("vary"),
+        Some("Origin, Authorization, Cookie")
+    );
 
     // Errors carry CORS too, so the browser app can read the 401.
     let unauthenticated = server
@@ -98,7 +101,7 @@ fn preflight_needs_no_token() {
     );
     assert_eq!(
         granted.header("access-control-allow-methods"),
-        Some("GET, PUT, PATCH, DELETE, OPTIONS")
+        Some("GET, HEAD, PUT, PATCH, DELETE, OPTIONS")
     );
     let headers = granted
         .header("access-control-allow-headers")

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
-import { startBetterAuth, startHost } from "./harness.mjs";
+import { ACCESS_TOKEN_ROUTE, startBetterAuth, startHost } from "./harness.mjs";
 
 const SECRET = "e2e-better-auth-secret-0123456789abcdef";
 const OTHER_SECRET = "e2e-second-instance-secret-0123456789ab";
@@ -171,6 +171,54 @@ describe("Better Auth's own tokens (EdDSA, from /api/auth/token)", () => {
   test("the opaque session token is not a JWT and is refused", async () => {
     const sessionToken = decodeURIComponent(alice.cookie.split("=")[1]).split(".")[0];
     assertInvalidToken(await staticHost.call("GET", `/api/${alice.id}/tasks`, sessionToken), "session");
+  });
+});
+
+describe("the access_token cookie, set by the frontend's own route", () => {
+  // Better Auth sets no access_token cookie; a Next.js route does (README), here the
+  // harness's equivalent route, running the real library.
+  async function cookieFor(user) {
+    const response = await fetch(`${betterAuth.baseURL}${ACCESS_TOKEN_ROUTE}`, {
+      headers: { cookie: user.cookie },
+    });
+    assert.equal(response.status, 204);
+    const [setCookie] = response.headers.getSetCookie();
+    return setCookie;
+  }
+
+  test("is httpOnly, Secure, SameSite=Lax and lives as long as the token", async () => {
+    const setCookie = await cookieFor(alice);
+    const [pair, ...attributes] = setCookie.split(";").map((part) => part.trim());
+    assert.match(pair, /^access_token=[\w-]+\.[\w-]+\.[\w-]+$/);
+    const lower = attributes.map((a) => a.toLowerCase());
+    for (const attribute of ["httponly", "secure", "samesite=lax", "path=/", "max-age=900"]) {
+      assert.ok(lower.includes(attribute), `${attribute} in ${setCookie}`);
+    }
+    const { payload } = decode(pair.slice("access_token=".length));
+    assert.equal(payload.sub, alice.id);
+  });
+
+  test("authenticates its user against the API, and only its user", async () => {
+    const cookie = (await cookieFor(alice)).split(";")[0];
+    for (const host of [staticHost, liveHost]) {
+      const created = await host.call(
+        "POST",
+        `/api/${alice.id}/tasks`,
+        null,
+        { title: "by cookie" },
+        { cookie },
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      const listed = await host.call("GET", `/api/${alice.id}/tasks`, null, undefined, { cookie });
+      assert.equal(listed.status, 200);
+      assert.ok(listed.json.some((task) => task.title === "by cookie"));
+      assert.equal(listed.headers.get("cache-control"), "private, no-cache");
+      assert.match(listed.headers.get("vary"), /Cookie/);
+      const foreign = await host.call("GET", `/api/${bob.id}/tasks`, null, undefined, { cookie });
+      assert.equal(foreign.status, 403);
+    }
+    const signedOut = await fetch(`${betterAuth.baseURL}${ACCESS_TOKEN_ROUTE}`);
+    assert.equal(signedOut.status, 401, "no session, no cookie");
   });
 });
 

@@ -39,6 +39,34 @@ function spinBinary() {
   throw new Error("TASK_API_RUNTIME=spin, but no spin found (SPIN_BIN, PATH, ../shared/bin/spin)");
 }
 
+/** Where the frontend's own route puts the API token into a cookie (see accessTokenCookie). */
+export const ACCESS_TOKEN_ROUTE = "/session/access-token";
+
+/**
+ * What a Next.js route handler does to give the API its `access_token` cookie (Better Auth
+ * sets no such cookie itself): ask Better Auth for the signed-in user's JWT
+ * (`auth.api.getToken`, the server side of `/api/auth/token`) and store it httpOnly (no script
+ * can read it), Secure, SameSite=Lax, for the token's 15 minutes. The README's Next.js section
+ * shows the same route; this runs it against the real library.
+ */
+async function accessTokenCookie(auth, req, res) {
+  try {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === "string") headers.set(name, value);
+    }
+    const { token } = await auth.api.getToken({ headers });
+    res.setHeader(
+      "set-cookie",
+      `access_token=${token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=900`,
+    );
+    res.writeHead(204).end();
+  } catch (error) {
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ detail: String(error?.message ?? error) }));
+  }
+}
+
 /**
  * A Better Auth server on a loopback port, its tables created by its own migrations in
  * `dbFile`. `signUp` registers a user and returns its id, session cookie and the JWT that
@@ -59,7 +87,14 @@ export async function startBetterAuth({ dbFile, secret, jwtOptions = {} }) {
   });
   const { runMigrations } = await getMigrations(auth.options);
   await runMigrations();
-  server.on("request", toNodeHandler(auth));
+  const betterAuthHandler = toNodeHandler(auth);
+  server.on("request", (req, res) => {
+    if (req.url === ACCESS_TOKEN_ROUTE) {
+      accessTokenCookie(auth, req, res);
+    } else {
+      betterAuthHandler(req, res);
+    }
+  });
 
   async function signUp(name) {
     const email = `${name.toLowerCase()}@example.com`;
@@ -142,8 +177,8 @@ export async function startHost({ stateDir, variables }) {
     });
   });
 
-  async function call(method, urlPath, token, body) {
-    const headers = {};
+  async function call(method, urlPath, token, body, extraHeaders = {}) {
+    const headers = { ...extraHeaders };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     const response = await fetch(`${url}${urlPath}`, {
