@@ -2,29 +2,18 @@
 //! Runtime-independent: the Spin adapter and the native tests both call [`handle`].
 
 use crate::api;
-use crate::auth::{self, AuthenticatedUser, Identity};
-use crate::config::{Config, Variables};
+use crate::auth;
+use crate::config::Config;
 use crate::cors;
-use crate::db::Database;
+use crate::domain::{AuthenticatedUser, Identity};
+use crate::env::Env;
 use crate::error::{ApiError, AuthError};
-use crate::fetch::HttpClient;
-use crate::http::{Request, Response};
-use crate::jwks_cache::LiveJwks;
+use crate::message::{Request, Response};
 use crate::request_log::{RequestLog, duration_ms, user_hash};
 use crate::router::{Resource, Route};
 use crate::store::{self, Account};
-use crate::time::Timestamp;
 use http::{HeaderValue, Method, header};
 use std::time::Instant;
-
-/// What a request may use of the outside world.
-pub struct Env<'a> {
-    pub db: &'a dyn Database,
-    pub vars: &'a dyn Variables,
-    /// Outbound HTTP, for the live JWKS.
-    pub http: &'a dyn HttpClient,
-    pub now: Timestamp,
-}
 
 /// Handles one request and logs it.
 pub fn handle(request: &Request, env: &Env) -> Response {
@@ -113,7 +102,7 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
             let identity = authenticate(request, &config, env)?;
             trace.user = Some(identity.subject().to_owned());
             // Ownership is decided before the database is touched.
-            let user = identity.authorize(&owner)?;
+            let user = identity.authorize(&owner).ok_or(ApiError::Forbidden)?;
             if let Some(limit) = config.rate_limit_per_minute {
                 enforce_rate_limit(env, &user, limit)?;
             }
@@ -147,7 +136,7 @@ fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identit
     if !auth::has_object_segments(token) {
         return Err(ApiError::Unauthorized(AuthError::InvalidToken));
     }
-    let live = config.better_auth_url.as_ref().map(|url| LiveJwks {
+    let live = config.better_auth_url.as_ref().map(|url| auth::LiveJwks {
         url: url.jwks_url(),
         db: env.db,
         http: env.http,
@@ -160,22 +149,25 @@ fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Body;
-    use crate::test_support::{MemoryDb, SECRET, token_for};
+    use crate::db::Database;
+    use crate::message::Body;
+    use crate::sqlite::SqliteDb;
+    use crate::test_support::{SECRET, token_for};
+    use crate::time::Timestamp;
     use http::{HeaderMap, HeaderValue, Method, header};
 
     const NOW_SECS: u64 = 1_800_000_000;
     const VARS: &[(&str, &str)] = &[("better_auth_secret", SECRET)];
 
     struct Harness {
-        db: MemoryDb,
+        db: SqliteDb,
         vars: &'static [(&'static str, &'static str)],
     }
 
     impl Harness {
         fn new() -> Self {
             Self {
-                db: MemoryDb::new(),
+                db: SqliteDb::in_memory(),
                 vars: VARS,
             }
         }

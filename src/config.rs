@@ -2,21 +2,13 @@
 //! request) and only on the routes that need it.
 
 use crate::auth::{BetterAuthUrl, Verifier, VerifierSettings, parse_origin};
+use crate::domain::UserSource;
 use crate::error::ApiError;
 
 /// Where variables come from: Spin's `variables` interface in the component, a map in tests.
 pub trait Variables {
     /// The variable's value; `None` when it is unset or not declared for the component.
     fn get(&self, name: &str) -> Option<String>;
-}
-
-/// Which users exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSource {
-    /// The first valid token of a user records it in our `users` table.
-    Auto,
-    /// The user must exist in Better Auth's own `user` table (a database shared with it).
-    BetterAuth,
 }
 
 pub struct Config {

@@ -76,6 +76,13 @@ pub trait Database {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
 }
 
+/// A borrowed database is a database (a wrapper can take `&db`).
+impl<D: Database + ?Sized> Database for &D {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        (**self).execute(sql, params)
+    }
+}
+
 impl From<&str> for Value {
     fn from(value: &str) -> Self {
         Self::Text(value.to_owned())

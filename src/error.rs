@@ -1,25 +1,10 @@
 //! The one error type of the API, and how each error becomes an HTTP response.
 
-use crate::http::{Response, json};
+use crate::domain::FieldError;
+use crate::message::{Response, json};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 use std::fmt;
-
-/// A problem with one input field, reported in a 422's `errors`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Why a request was not authenticated. The variants decide the `WWW-Authenticate` challenge
 /// (RFC 6750); the reason itself is logged by nobody and shown to the client only as a
@@ -96,7 +81,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "Method not allowed".into(),
             Self::PayloadTooLarge => format!(
                 "Request body is larger than {} KiB",
-                crate::http::MAX_BODY_BYTES / 1024
+                crate::message::MAX_BODY_BYTES / 1024
             ),
             Self::UnsupportedMediaType => {
                 "Request body must be JSON (Content-Type: application/json)".into()
@@ -180,6 +165,27 @@ impl fmt::Display for ApiError {
             Self::Misconfigured(why) => write!(f, "503 misconfigured: {why}"),
             _ => write!(f, "{} {}", self.status().as_u16(), self.detail()),
         }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Db(error) => ApiError::from(error),
+            StoreError::UnknownUser => ApiError::Unauthorized(AuthError::UnknownUser),
+            StoreError::NoBetterAuthTable => ApiError::Misconfigured(
+                "user_source is better-auth but the database has no Better Auth \"user\" table"
+                    .into(),
+            ),
+            StoreError::Corrupt(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(invalid: crate::domain::Invalid) -> Self {
+        Self::Validation(invalid.0)
     }
 }
 

@@ -11,13 +11,15 @@ pub mod config;
 pub mod cors;
 pub mod db;
 pub mod domain;
+pub mod env;
 pub mod error;
 pub mod fetch;
-pub mod http;
-pub mod jwks_cache;
+pub mod message;
 pub mod migrations;
 pub mod request_log;
 pub mod router;
+#[cfg(any(test, feature = "rusqlite"))]
+pub mod sqlite;
 pub mod store;
 pub mod time;
 

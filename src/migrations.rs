@@ -183,7 +183,7 @@ mod tests {
     /// A database that refuses a setting still gets its schema; one that refuses schema fails.
     #[test]
     fn a_refused_setting_does_not_stop_the_schema() {
-        struct RefusesPragmas(crate::test_support::MemoryDb);
+        struct RefusesPragmas(crate::sqlite::SqliteDb);
         impl Database for RefusesPragmas {
             fn execute(
                 &self,
@@ -196,7 +196,7 @@ mod tests {
                 self.0.execute(sql, params)
             }
         }
-        let db = RefusesPragmas(crate::test_support::MemoryDb::new());
+        let db = RefusesPragmas(crate::sqlite::SqliteDb::in_memory());
         apply(&db, 0).unwrap();
         let version = db
             .execute("SELECT max(version) FROM schema_migrations", &[])

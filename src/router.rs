@@ -1,7 +1,7 @@
 //! Method + path → route. Unknown paths are 404 and wrong methods 405 before any
 //! authentication, since neither reveals anything about anyone's data.
 
-use crate::domain::TaskId;
+use crate::domain::{PathUserId, TaskId};
 use crate::error::ApiError;
 use http::Method;
 
@@ -28,17 +28,6 @@ pub enum TaskAction {
     Toggle(Option<TaskId>),
 }
 
-/// The `{user_id}` of a URL, percent-decoded. It only ever gets compared with a verified token's
-/// subject; it never reaches SQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathUserId(String);
-
-impl PathUserId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A path the API knows, whatever the method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
@@ -62,12 +51,6 @@ const ITEM_METHODS: &[Method] = &[
 ];
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
 
-/// The longest user id, in characters (Better Auth's are 32).
-pub const MAX_USER_ID_CHARS: usize = 255;
-/// Longest path segment we look at: a longest user id with every character percent-encoded
-/// from four UTF-8 bytes. Longer ones cannot be a user id or a task id we issued.
-const MAX_SEGMENT_BYTES: usize = MAX_USER_ID_CHARS * 12;
-
 impl Resource {
     /// The resource at `path`, or a 404.
     pub fn resolve(path: &str) -> Result<Self, ApiError> {
@@ -78,7 +61,7 @@ impl Resource {
             ["openapi.json"] => Self::OpenApi,
             ["docs"] => Self::Docs,
             ["api", user, "tasks", rest @ ..] => {
-                let owner = PathUserId::decode(user).ok_or_else(not_found)?;
+                let owner = PathUserId::from_segment(user).ok_or_else(not_found)?;
                 match rest {
                     [] => Self::Collection(owner),
                     [id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
@@ -147,37 +130,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     Resource::resolve(path)?.route(method)
 }
 
-impl PathUserId {
-    /// Percent-decodes one segment; `None` if empty, longer than [`MAX_USER_ID_CHARS`], not
-    /// UTF-8 or holding control characters (no token subject we accept has them).
-    fn decode(segment: &str) -> Option<Self> {
-        if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES {
-            return None;
-        }
-        let bytes = segment.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        let decoded = String::from_utf8(out).ok()?;
-        if decoded.chars().any(char::is_control) || decoded.chars().count() > MAX_USER_ID_CHARS {
-            return None;
-        }
-        Some(Self(decoded))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::user::{MAX_SEGMENT_BYTES, MAX_USER_ID_CHARS};
 
     fn ok(method: Method, path: &str) -> Route {
         route(&method, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
@@ -189,7 +145,7 @@ mod tests {
 
     fn tasks(owner: &str, action: TaskAction) -> Route {
         Route::Tasks {
-            owner: PathUserId(owner.into()),
+            owner: PathUserId::from_segment(owner).expect("a routable user id"),
             action,
         }
     }

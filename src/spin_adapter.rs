@@ -1,10 +1,11 @@
 //! The Spin entry point: WASI HTTP in, WASI HTTP out, Spin SQLite and variables underneath.
 //! Everything else is runtime-independent.
 
-use crate::app::{self, Env};
+use crate::app;
 use crate::config::Variables;
 use crate::db::{Database, DbError, Row, Value};
-use crate::http::{Body, MAX_BODY_BYTES, Request, Response};
+use crate::env::Env;
+use crate::message::{Body, MAX_BODY_BYTES, Request, Response};
 use crate::time::Timestamp;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};

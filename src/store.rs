@@ -9,11 +9,10 @@
 //! Only when that statement comes back empty, which can also mean "schema behind" or "user
 //! unknown", does a second statement ([`ensure_user`]) tell which, migrating if needed.
 
-use crate::auth::{AuthenticatedUser, Identity};
-use crate::config::UserSource;
 use crate::db::{Database, DbError, Row, Value};
 use crate::domain::{
-    ListQuery, NewTask, SortKey, SortOrder, StatusFilter, Task, TaskId, TaskPatch,
+    AuthenticatedUser, Identity, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, Task,
+    TaskId, TaskPatch, UserSource,
 };
 use crate::migrations;
 use crate::time::Timestamp;
@@ -541,6 +540,82 @@ pub fn delete_task(
     Ok(deleted.is_some())
 }
 
+/// The live JWKS cache row of `url`: the last document that parsed (if any), when it was
+/// fetched, and when a fetch was last attempted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedJwks {
+    pub jwks: Option<String>,
+    pub fetched_at: Option<i64>,
+    pub attempted_at: Option<i64>,
+}
+
+pub fn cached_jwks(db: &dyn Database, url: &str) -> Result<Option<CachedJwks>, StoreError> {
+    let select = || {
+        db.execute(
+            "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
+            &[url.into()],
+        )
+    };
+    let rows = match select() {
+        // A database no request has migrated yet.
+        Err(error) if error.schema_behind() => {
+            ensure_schema(db)?;
+            select()?
+        }
+        other => other?,
+    };
+    Ok(rows.into_iter().next().map(|row| {
+        let mut values = row.into_iter();
+        let jwks = match values.next() {
+            Some(Value::Text(text)) => Some(text),
+            _ => None,
+        };
+        let mut integer = || match values.next() {
+            Some(Value::Integer(at)) => Some(at),
+            _ => None,
+        };
+        let fetched_at = integer();
+        let attempted_at = integer();
+        CachedJwks {
+            jwks,
+            fetched_at,
+            attempted_at,
+        }
+    }))
+}
+
+/// Takes the next fetch of `url` if no attempt happened since `not_since` (µs): one atomic
+/// statement, so concurrent requests cannot both win.
+pub fn claim_jwks_fetch(
+    db: &dyn Database,
+    url: &str,
+    now: Timestamp,
+    not_since: i64,
+) -> Result<bool, StoreError> {
+    let rows = db.execute(
+        "INSERT INTO jwks_cache (url, attempted_at) VALUES (?1, ?2) \
+         ON CONFLICT (url) DO UPDATE SET attempted_at = excluded.attempted_at \
+         WHERE jwks_cache.attempted_at <= ?3 \
+         RETURNING 1",
+        &[url.into(), now.as_micros().into(), not_since.into()],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// Stores a document that parsed as a JWKS.
+pub fn save_jwks(
+    db: &dyn Database,
+    url: &str,
+    jwks: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE jwks_cache SET jwks = ?2, fetched_at = ?3 WHERE url = ?1",
+        &[url.into(), jwks.into(), now.as_micros().into()],
+    )?;
+    Ok(())
+}
+
 /// Counts one request of `user` in the one-minute window containing `now` and returns the
 /// window's count so far. One upsert: concurrent requests, on any replica, each count once. A
 /// replica whose clock is behind never moves a window back.
@@ -642,7 +717,7 @@ fn tests_support_account(id: &str) -> Account<'static> {
 mod tests {
     use super::*;
     use crate::domain::{TaskDescription, TaskTitle};
-    use crate::test_support::MemoryDb;
+    use crate::sqlite::SqliteDb;
 
     fn identity(id: &str) -> Identity {
         Identity::for_tests(id)
@@ -652,8 +727,8 @@ mod tests {
         Timestamp::from_micros(micros)
     }
 
-    fn setup(users: &[&str]) -> MemoryDb {
-        let db = MemoryDb::new();
+    fn setup(users: &[&str]) -> SqliteDb {
+        let db = SqliteDb::in_memory();
         for user in users {
             ensure_user(&db, UserSource::Auto, &identity(user), at(1)).unwrap();
         }
@@ -669,7 +744,7 @@ mod tests {
     }
 
     fn create_plain(
-        db: &MemoryDb,
+        db: &SqliteDb,
         user: &Account,
         task: &NewTask,
         now: Timestamp,
@@ -695,7 +770,7 @@ mod tests {
 
     #[test]
     fn a_fresh_database_is_migrated_by_the_first_request() {
-        let db = MemoryDb::new();
+        let db = SqliteDb::in_memory();
         assert_eq!(
             ensure_user(&db, UserSource::Auto, &identity("a"), at(5))
                 .unwrap()
@@ -871,7 +946,7 @@ mod tests {
         );
     }
 
-    fn titles(db: &MemoryDb, query: &str) -> Vec<String> {
+    fn titles(db: &SqliteDb, query: &str) -> Vec<String> {
         let query = ListQuery::parse(query).unwrap();
         list_tasks(db, &user("a"), &query, at(0))
             .unwrap()
@@ -1094,14 +1169,13 @@ mod tests {
 mod statement_count_tests {
     use super::*;
     use crate::domain::TaskPatch;
-    use crate::test_support::CountingDb;
 
     /// Under Spin every statement is a round trip, so the hot path is one statement per
     /// request: the checks ride on the statement that does the work. Only an empty answer
     /// (nothing listed, no such task) costs the extra check, and a new database migrates once.
     #[test]
     fn the_hot_path_is_one_statement_per_request() {
-        let db = CountingDb::new();
+        let db = crate::test_support::counting_db();
         let account = super::tests_support_account("hot");
         let now = Timestamp::from_micros(1);
         let task = NewTask {
@@ -1152,7 +1226,7 @@ mod statement_count_tests {
     /// statement of its own.
     #[test]
     fn a_first_create_records_the_user() {
-        let db = CountingDb::new();
+        let db = crate::test_support::counting_db();
         ensure_schema(&db).unwrap();
         let account = super::tests_support_account("newcomer");
         let task = NewTask {

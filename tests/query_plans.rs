@@ -4,40 +4,13 @@
 //! `benches/scale.rs` measures the consequence, this test pins the cause. The plans are taken on
 //! the real migrated schema, for the exact SQL text the store executes.
 
-// Shared with benches/scale.rs, which opens files where this test uses memory.
-#[allow(dead_code)]
-#[path = "../benches/support/sqlite.rs"]
-mod sqlite;
-
-use sqlite::Sqlite;
-use std::sync::Mutex;
-use task_api::auth::{AuthenticatedUser, Identity};
-use task_api::config::UserSource;
-use task_api::db::{Database, DbError, Row, Value};
+use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{
     ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskPatch, TaskTitle,
 };
+use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
 use task_api::time::Timestamp;
-
-/// Runs statements on `inner` and remembers their text.
-struct Recording<'a> {
-    inner: &'a Sqlite,
-    statements: Mutex<Vec<String>>,
-}
-
-impl Database for Recording<'_> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        self.statements.lock().unwrap().push(sql.to_owned());
-        self.inner.execute(sql, params)
-    }
-}
-
-impl Recording<'_> {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.statements.lock().unwrap())
-    }
-}
 
 /// The migrated schema, plus a Better Auth `user` table as `user_source = better-auth` reads.
 fn migrated() -> Sqlite {
@@ -174,10 +147,7 @@ fn every_list_query_reads_one_user_index_in_order() {
 #[test]
 fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
     let db = migrated();
-    let recording = Recording {
-        inner: &db,
-        statements: Mutex::new(Vec::new()),
-    };
+    let recording = StatementLog::new(&db);
     let owner = AuthenticatedUser::for_tests("u");
     let identity = Identity::for_tests("u");
     let now = Timestamp::from_micros(1_800_000_000_000_000);
@@ -202,7 +172,7 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
 
 fn single_task_statements(
     db: &Sqlite,
-    recording: &Recording,
+    recording: &StatementLog<&Sqlite>,
     user: &Account,
     task: &NewTask,
     key: &IdempotencyKey,

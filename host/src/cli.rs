@@ -231,7 +231,7 @@ pub fn parse_variables(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> 
             let text = std::fs::read_to_string(file).map_err(|e| {
                 anyhow::anyhow!(
                     "--variable @{file}: cannot read file: {}",
-                    crate::io_message(&e)
+                    crate::messages::io_message(&e)
                 )
             })?;
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
@@ -339,8 +339,12 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     if up.build {
         let manifest = Manifest::load(&manifest_path)?;
         // A build can take minutes; find out now that the port is taken, not after it.
-        std::net::TcpListener::bind(listen)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {}", crate::io_message(&e)))?;
+        std::net::TcpListener::bind(listen).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {listen}: {}",
+                crate::messages::io_message(&e)
+            )
+        })?;
         tokio::task::spawn_blocking(move || build_manifest(&manifest))
             .await
             .map_err(|e| anyhow::anyhow!("build failed: {e}"))??;

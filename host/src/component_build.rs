@@ -52,7 +52,7 @@ fn run_shell(command: &str, dir: &Path) -> anyhow::Result<()> {
     let status = cmd
         .current_dir(dir)
         .status()
-        .map_err(|e| anyhow::anyhow!("cannot run it: {}", crate::io_message(&e)))?;
+        .map_err(|e| anyhow::anyhow!("cannot run it: {}", crate::messages::io_message(&e)))?;
     if status.success() {
         Ok(())
     } else {
@@ -76,7 +76,9 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
             let status = Command::new("rustup")
                 .args(["target", "add", WASM_TARGET])
                 .status()
-                .map_err(|e| anyhow::anyhow!("cannot run rustup: {}", crate::io_message(&e)))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot run rustup: {}", crate::messages::io_message(&e))
+                })?;
             if status.success() {
                 Ok(())
             } else {

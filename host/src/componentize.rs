@@ -46,7 +46,7 @@ pub fn componentize(bytes: &[u8], what: &str) -> anyhow::Result<Vec<u8>> {
             encode().map_err(|e| {
                 anyhow::anyhow!(
                     "cannot turn {what} into a component: {}",
-                    crate::one_line_chain(&e)
+                    crate::messages::one_line_chain(&e)
                 )
             })
         }
@@ -64,7 +64,7 @@ pub fn load_component(path: &Path, shown: &str, build_hint: &str) -> anyhow::Res
         }
         Err(e) => anyhow::bail!(
             "cannot read component source {shown}: {}",
-            crate::io_message(&e)
+            crate::messages::io_message(&e)
         ),
     };
     componentize(&bytes, &format!("component source {shown}"))

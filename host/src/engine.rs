@@ -154,7 +154,7 @@ pub fn compile(bytes: &[u8], what: &str) -> anyhow::Result<Component> {
     let component = Component::new(engine, bytes).map_err(|e| {
         anyhow::anyhow!(
             "cannot compile {what}: {}",
-            crate::one_line_chain(&e.into())
+            crate::messages::one_line_chain(&e.into())
         )
     })?;
     cache.insert(key, component.clone());
@@ -174,13 +174,13 @@ pub fn pre_instantiate(
     let pre = linker.instantiate_pre(component).map_err(|e| {
         anyhow::anyhow!(
             "{what} cannot be linked: {}",
-            crate::one_line_chain(&e.into())
+            crate::messages::one_line_chain(&e.into())
         )
     })?;
     ProxyPre::new(pre).map_err(|e| {
         anyhow::anyhow!(
             "{what} is not an HTTP component (it must export wasi:http/incoming-handler): {}",
-            crate::one_line_chain(&e.into())
+            crate::messages::one_line_chain(&e.into())
         )
     })
 }

@@ -158,7 +158,10 @@ impl Drop for RunningHost {
 }
 
 fn listen_error(addr: SocketAddr, e: &std::io::Error) -> anyhow::Error {
-    anyhow::anyhow!("cannot listen on {addr}: {}", crate::io_message(e))
+    anyhow::anyhow!(
+        "cannot listen on {addr}: {}",
+        crate::messages::io_message(e)
+    )
 }
 
 /// The build command to suggest when a component's wasm is missing.
@@ -171,6 +174,40 @@ fn build_hint(component: &ComponentDecl) -> String {
 
 /// Starts serving `opts.manifest`. Every error is one line, the same the CLI prints.
 pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
+    // Bound before the slow steps, so a busy port fails at once.
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| listen_error(opts.listen, &e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| listen_error(opts.listen, &e))?;
+    let prepared = prepare(&opts, addr).await?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, prepared.server, stopped));
+    Ok(RunningHost {
+        addr,
+        warnings: prepared.warnings,
+        state_dir: prepared.state_dir,
+        routes: prepared.routes,
+        databases: prepared.databases,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// Everything a running host serves, before any connection: the manifest read, variables
+/// resolved, components compiled, databases located, `--sqlite` run.
+pub struct Prepared {
+    pub server: Arc<Server>,
+    pub warnings: Vec<String>,
+    pub state_dir: PathBuf,
+    pub routes: Vec<ServedRoute>,
+    pub databases: Vec<(String, String)>,
+}
+
+/// Prepares what [`start`] serves on `addr`; benchmarks call it to measure the per-request
+/// path without a socket.
+pub async fn prepare(opts: &HostOptions, addr: SocketAddr) -> anyhow::Result<Prepared> {
     let manifest = Manifest::load(&opts.manifest)?;
 
     let app_values = if opts.use_env {
@@ -205,17 +242,9 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         anyhow::anyhow!(
             "cannot create state directory {}: {}",
             state_dir.display(),
-            crate::io_message(&e)
+            crate::messages::io_message(&e)
         )
     })?;
-
-    // Bound before the slow steps, so a busy port fails at once.
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| listen_error(opts.listen, &e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| listen_error(opts.listen, &e))?;
 
     let locations = match &opts.runtime_config {
         Some(file) => sqlite_locations(&RuntimeConfig::load(file)?)?,
@@ -314,16 +343,12 @@ pub async fn start(opts: HostOptions) -> anyhow::Result<RunningHost> {
         log_requests: opts.log_requests,
         local_addr: addr,
     });
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, server, stopped));
-    Ok(RunningHost {
-        addr,
+    Ok(Prepared {
+        server,
         warnings: manifest.warnings.clone(),
         state_dir,
         routes,
         databases: used,
-        stop,
-        task: Some(task),
     })
 }
 
@@ -375,7 +400,7 @@ fn sqlite_locations(config: &RuntimeConfig) -> anyhow::Result<HashMap<String, Lo
                              directory {}: {}",
                             config.file.display(),
                             parent.display(),
-                            crate::io_message(&e)
+                            crate::messages::io_message(&e)
                         )
                     })?;
                 }

@@ -38,11 +38,11 @@ fn load_world(wit_dir: &Path, world: &str) -> anyhow::Result<(Resolve, WorldId)>
     let mut resolve = Resolve::default();
     let (pkg, _) = resolve
         .push_dir(wit_dir)
-        .map_err(|e| anyhow::anyhow!("{}", crate::one_line_chain(&e)))
+        .map_err(|e| anyhow::anyhow!("{}", crate::messages::one_line_chain(&e)))
         .with_context(|| format!("cannot parse the WIT in {}", wit_dir.display()))?;
     let id = resolve
         .select_world(&[pkg], Some(world))
-        .map_err(|e| anyhow::anyhow!("{}", crate::one_line_chain(&e)))
+        .map_err(|e| anyhow::anyhow!("{}", crate::messages::one_line_chain(&e)))
         .with_context(|| format!("no world {world} in {}", wit_dir.display()))?;
     Ok((resolve, id))
 }
@@ -56,9 +56,12 @@ pub fn world_imports(wit_dir: &Path, world: &str) -> anyhow::Result<Vec<String>>
 
 /// Fully-qualified names of a component's imports.
 pub fn component_imports(component: &[u8]) -> anyhow::Result<Vec<String>> {
-    match wit_component::decode(component)
-        .map_err(|e| anyhow::anyhow!("cannot decode component: {}", crate::one_line_chain(&e)))?
-    {
+    match wit_component::decode(component).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot decode component: {}",
+            crate::messages::one_line_chain(&e)
+        )
+    })? {
         wit_component::DecodedWasm::Component(resolve, world) => Ok(imports_of(&resolve, world)),
         wit_component::DecodedWasm::WitPackage(..) => {
             anyhow::bail!("the wasm is a WIT package, not a component")
@@ -151,7 +154,7 @@ pub fn check_targets(component: &[u8], wit_dir: &Path, world: &str) -> anyhow::R
     wit_component::targets(&resolve, id, component).map_err(|e| {
         anyhow::anyhow!(
             "the component does not target the world {world}: {}",
-            crate::one_line_chain(&e)
+            crate::messages::one_line_chain(&e)
         )
     })
 }

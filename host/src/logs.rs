@@ -36,7 +36,7 @@ impl ComponentLogs {
             anyhow::anyhow!(
                 "cannot create log directory {}: {}",
                 dir.display(),
-                crate::io_message(&e)
+                crate::messages::io_message(&e)
             )
         })?;
         let open = |suffix: &str| -> anyhow::Result<Arc<File>> {
@@ -49,7 +49,7 @@ impl ComponentLogs {
                     anyhow::anyhow!(
                         "cannot open log file {}: {}",
                         path.display(),
-                        crate::io_message(&e)
+                        crate::messages::io_message(&e)
                     )
                 })?;
             Ok(Arc::new(file))

@@ -10,7 +10,7 @@ fn main() -> std::process::ExitCode {
     match task_api_host::cli::main(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {}", task_api_host::one_line_chain(&e));
+            eprintln!("Error: {}", task_api_host::messages::one_line_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::variables::{Template, validate_name};
+use crate::template::{Template, validate_name};
 
 /// A parsed and validated manifest.
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ impl Manifest {
             anyhow::anyhow!(
                 "cannot read manifest {}: {}",
                 path.display(),
-                crate::io_message(&e)
+                crate::messages::io_message(&e)
             )
         })?;
         Self::parse(&text, path).map_err(|e| anyhow::anyhow!("{e}"))

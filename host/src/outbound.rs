@@ -51,7 +51,7 @@ impl AllowedHost {
     /// application's values first. A value that renders to something unparsable (e.g. an empty
     /// variable) is an error, as in Spin.
     pub fn resolve(entry: &str, values: &HashMap<String, String>) -> Result<AllowedHost, String> {
-        let rendered = crate::variables::Template::parse(entry)?.render(values)?;
+        let rendered = crate::template::Template::parse(entry)?.render(values)?;
         AllowedHost::parse(rendered.trim()).map_err(|why| {
             if rendered == entry {
                 why

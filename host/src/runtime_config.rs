@@ -69,7 +69,7 @@ impl RuntimeConfig {
             anyhow::anyhow!(
                 "cannot read runtime config file {}: {}",
                 file.display(),
-                crate::io_message(&e)
+                crate::messages::io_message(&e)
             )
         })?;
         let cwd = std::env::current_dir()

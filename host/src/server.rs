@@ -35,6 +35,26 @@ pub struct ServedComponent {
     pub state: Arc<ComponentState>,
 }
 
+impl ServedComponent {
+    /// The `Store` of one request: a fresh one, as Spin makes, with the request's deadline.
+    pub fn new_store(&self, timeout: Duration) -> Store<RequestState> {
+        let mut store = Store::new(self.pre.engine(), RequestState::new(self.state.clone()));
+        store.limiter(|s| &mut s.limits);
+        let deadline = Instant::now() + timeout;
+        // Every tick the guest yields to the executor; past the deadline it is interrupted, so
+        // even a guest spinning without host calls cannot hold a worker thread.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store
+    }
+}
+
 pub struct Server {
     pub router: Router,
     pub components: HashMap<String, ServedComponent>,
@@ -43,9 +63,11 @@ pub struct Server {
     pub local_addr: SocketAddr,
 }
 
-type Body = HyperOutgoingBody;
+/// The body every response of the host is sent with (what `wasmtime-wasi-http` streams).
+pub type Body = HyperOutgoingBody;
 
-fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+/// A response whose body is all there already.
+pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(
         Full::new(body.into())
             .map_err(|never: Infallible| match never {})
@@ -196,23 +218,8 @@ impl Server {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let id = component.state.id.clone();
-        let mut store = Store::new(
-            component.pre.engine(),
-            RequestState::new(component.state.clone()),
-        );
-        store.limiter(|s| &mut s.limits);
         let timeout = self.request_timeout;
-        let deadline = Instant::now() + timeout;
-        // Every tick the guest yields to the executor; past the deadline it is interrupted, so
-        // even a guest spinning without host calls cannot hold a worker thread.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
+        let mut store = component.new_store(timeout);
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> wasmtime::Result<_> {
@@ -288,11 +295,30 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|&stop| stop).await;
 }
 
+/// What answers the requests of [`serve`]: the host's [`Server`], or the native baseline.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+        client: SocketAddr,
+    ) -> impl std::future::Future<Output = Response<Body>> + Send;
+}
+
+impl Handler for Server {
+    fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+        client: SocketAddr,
+    ) -> impl std::future::Future<Output = Response<Body>> + Send {
+        Server::handle(self, req, client)
+    }
+}
+
 /// Accepts connections until `shutdown` turns true, then lets in-flight requests finish for up
 /// to [`SHUTDOWN_GRACE`].
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    server: Arc<Server>,
+    server: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -329,15 +355,15 @@ pub async fn serve(
     }
 }
 
-async fn serve_connection(
+async fn serve_connection<H: Handler>(
     stream: tokio::net::TcpStream,
     client: SocketAddr,
-    server: Arc<Server>,
+    server: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let service = hyper::service::service_fn(move |req| {
         let server = server.clone();
-        async move { Ok::<_, Infallible>(server.handle(req, client).await) }
+        async move { Ok::<_, Infallible>(Handler::handle(server, req, client).await) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -10,10 +10,38 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use wasmtime::component::Resource;
 
-use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
-use crate::state::RequestState;
+/// A value crossing the interface, as `fermyon:spin/sqlite@2.0.0` types it (`guest.rs`
+/// converts to and from the generated bindings).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    Null,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowResult {
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<RowResult>,
+}
+
+/// The interface's errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    NoSuchDatabase,
+    AccessDenied,
+    InvalidConnection,
+    DatabaseFull,
+    Io(String),
+}
 
 /// The label every Spin application gets without runtime configuration.
 pub const DEFAULT_LABEL: &str = "default";
@@ -124,7 +152,7 @@ impl Databases {
                 let sql = std::fs::read_to_string(file).map_err(|e| {
                     anyhow::anyhow!(
                         "--sqlite @{file}: cannot read file: {}",
-                        crate::io_message(&e)
+                        crate::messages::io_message(&e)
                     )
                 })?;
                 (format!("--sqlite @{file}"), sql)
@@ -265,45 +293,6 @@ pub fn from_sql(v: ValueRef<'_>) -> Value {
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
         ValueRef::Null => Value::Null,
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::Io(format!("sqlite task failed: {e}"))))
-}
-
-impl sqlite::Host for RequestState {}
-
-impl sqlite::HostConnection for RequestState {
-    async fn open(&mut self, database: String) -> Result<Resource<ConnectionHandle>, Error> {
-        let connection = self.app.sqlite.open(&database)?;
-        self.table
-            .push(Arc::new(connection))
-            .map_err(|e| Error::Io(e.to_string()))
-    }
-
-    async fn execute(
-        &mut self,
-        conn: Resource<ConnectionHandle>,
-        statement: String,
-        parameters: Vec<Value>,
-    ) -> Result<QueryResult, Error> {
-        let connection = self
-            .table
-            .get(&conn)
-            .map_err(|_| Error::InvalidConnection)?
-            .clone();
-        // As Spin does: every statement on the blocking pool, since any of them may wait.
-        blocking(move || connection.execute(&statement, parameters)).await
-    }
-
-    async fn drop(&mut self, conn: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        Ok(())
     }
 }
 

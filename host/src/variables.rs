@@ -1,102 +1,10 @@
-//! Spin variables: application variables resolved once at start-up, component variables rendered
-//! from their templates, and the `fermyon:spin/variables@2.0.0` host interface.
+//! Spin variables: application variables resolved once at start-up, and component variables
+//! rendered from their templates. (`guest.rs` answers the component's `variables.get`.)
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::bindings::variables::{self, Error};
 use crate::manifest::{ComponentDecl, Manifest};
-use crate::state::RequestState;
-
-/// Spin's rule for variable names (`spin-expressions`' `Key`): lowercase ASCII letters, digits and
-/// single underscores, starting with a letter and ending with a letter or digit.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    let bytes = name.as_bytes();
-    if bytes.is_empty() {
-        return Err("name must not be empty".to_string());
-    }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-    {
-        return Err(
-            "name must contain only lowercase ASCII letters, digits and underscores".to_string(),
-        );
-    }
-    if !bytes[0].is_ascii_lowercase() {
-        return Err("name must start with a lowercase ASCII letter".to_string());
-    }
-    if !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
-        return Err("name must end with a lowercase ASCII letter or digit".to_string());
-    }
-    if name.contains("__") {
-        return Err("name must not contain consecutive underscores".to_string());
-    }
-    Ok(())
-}
-
-/// A component variable's value: literal text with `{{ app_variable }}` references.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Variable(String),
-}
-
-impl Template {
-    pub fn parse(text: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(open) = rest.find("{{") {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_string()));
-            }
-            let after = &rest[open + 2..];
-            let close = after
-                .find("}}")
-                .ok_or_else(|| format!("unterminated '{{{{' in template {text:?}"))?;
-            let name = after[..close].trim();
-            validate_name(name)
-                .map_err(|why| format!("bad reference {{{{ {name} }}}} in template: {why}"))?;
-            parts.push(Part::Variable(name.to_string()));
-            rest = &after[close + 2..];
-        }
-        if rest.contains("}}") {
-            return Err(format!("unmatched '}}}}' in template {text:?}"));
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_string()));
-        }
-        Ok(Template { parts })
-    }
-
-    /// Application variables this template reads.
-    pub fn references(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Variable(name) => Some(name.as_str()),
-            Part::Literal(_) => None,
-        })
-    }
-
-    /// Renders with resolved application values; `None` names an unresolved reference.
-    pub fn render(&self, values: &HashMap<String, String>) -> Result<String, String> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Literal(text) => out.push_str(text),
-                Part::Variable(name) => out.push_str(
-                    values
-                        .get(name)
-                        .ok_or_else(|| format!("no value for application variable '{name}'"))?,
-                ),
-            }
-        }
-        Ok(out)
-    }
-}
+use crate::template::validate_name;
 
 /// The environment variable Spin reads for an application variable.
 pub fn env_var_name(name: &str) -> String {
@@ -190,19 +98,21 @@ impl ComponentVariables {
     }
 
     /// The semantics of `fermyon:spin/variables.get`.
-    pub fn get(&self, name: &str) -> Result<String, Error> {
-        validate_name(name).map_err(|why| Error::InvalidName(format!("{name:?}: {why}")))?;
+    pub fn get(&self, name: &str) -> Result<String, VariableError> {
+        validate_name(name)
+            .map_err(|why| VariableError::InvalidName(format!("{name:?}: {why}")))?;
         self.values
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::Undefined(format!("no variable for {name:?}")))
+            .ok_or_else(|| VariableError::Undefined(format!("no variable for {name:?}")))
     }
 }
 
-impl variables::Host for RequestState {
-    async fn get(&mut self, name: String) -> Result<String, Error> {
-        self.app.variables.get(&name)
-    }
+/// Why `variables.get` failed, as the interface reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableError {
+    InvalidName(String),
+    Undefined(String),
 }
 
 #[cfg(test)]
@@ -237,33 +147,6 @@ url = "https://{{ issuer }}/x/{{mode}}"
 
     fn no_env(_: &str) -> Option<String> {
         None
-    }
-
-    #[test]
-    fn names_follow_spins_rule() {
-        for good in ["a", "user_source", "jwt2", "a1_b2"] {
-            assert!(validate_name(good).is_ok(), "{good}");
-        }
-        for bad in ["", "A", "1a", "_a", "a_", "a__b", "a-b", "a.b", "é"] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn templates_parse_and_render() {
-        let t = Template::parse("pre {{ a }} mid {{b}}post").unwrap();
-        assert_eq!(t.references().collect::<Vec<_>>(), vec!["a", "b"]);
-        let values = HashMap::from([("a".into(), "1".into()), ("b".into(), "2".into())]);
-        assert_eq!(t.render(&values).unwrap(), "pre 1 mid 2post");
-        assert_eq!(
-            Template::parse("plain").unwrap().render(&values).unwrap(),
-            "plain"
-        );
-        assert_eq!(Template::parse("").unwrap().render(&values).unwrap(), "");
-        assert!(Template::parse("{{ a").is_err());
-        assert!(Template::parse("a }}").is_err());
-        assert!(Template::parse("{{ Bad }}").is_err());
-        assert!(Template::parse("{{ c }}").unwrap().render(&values).is_err());
     }
 
     #[test]
@@ -310,14 +193,23 @@ url = "https://{{ issuer }}/x/{{mode}}"
         let vars = ComponentVariables::render(&m.components["c"], &app).unwrap();
         assert_eq!(vars.get("secret").unwrap(), "s3cret");
         assert_eq!(vars.get("url").unwrap(), "https://idp.example/x/auto");
-        assert!(matches!(vars.get("Secret"), Err(Error::InvalidName(_))));
-        assert!(matches!(vars.get("mode-x"), Err(Error::InvalidName(_))));
+        assert!(matches!(
+            vars.get("Secret"),
+            Err(VariableError::InvalidName(_))
+        ));
+        assert!(matches!(
+            vars.get("mode-x"),
+            Err(VariableError::InvalidName(_))
+        ));
         // Application variables are invisible unless the component maps them.
         assert!(matches!(
             vars.get("better_auth_secret"),
-            Err(Error::Undefined(_))
+            Err(VariableError::Undefined(_))
         ));
-        assert!(matches!(vars.get("issuer"), Err(Error::Undefined(_))));
+        assert!(matches!(
+            vars.get("issuer"),
+            Err(VariableError::Undefined(_))
+        ));
     }
 
     #[test]

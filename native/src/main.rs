@@ -11,11 +11,13 @@ Usage:
   task-api-native serve [OPTIONS]
 
 Options:
+  -f, --from FILE        manifest whose variables configure the API (default: the project's)
       --listen ADDR      address to listen on (default: 127.0.0.1:3000; port 0 picks one)
       --db FILE          SQLite database file (default: .spin/sqlite_db.db, the host's)
       --variable K=V     set application variable K (repeatable);
                          SPIN_VARIABLE_<K> in the environment takes precedence
-      --quiet            no request log on stderr
+      --quiet            accepted for the runtimes' command lines; the component's JSON log
+                         line per request goes to stdout regardless
   -h, --help             print this help
 ";
 
@@ -28,11 +30,11 @@ fn parse(args: &[String]) -> Result<Option<task_api_native::Options>, String> {
         Some(other) => return Err(format!("unknown command '{other}' (see --help)")),
     }
     let mut opts = task_api_native::Options {
+        manifest: task_api_native::project_manifest(),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
         db: ".spin/sqlite_db.db".into(),
         variables: Vec::new(),
         use_env: true,
-        log_requests: true,
     };
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -54,6 +56,7 @@ fn parse(args: &[String]) -> Result<Option<task_api_native::Options>, String> {
                     .map_err(|_| format!("--listen {v}: not an address like 127.0.0.1:3000"))?;
             }
             "--db" => opts.db = value()?.into(),
+            "-f" | "--from" => opts.manifest = value()?.into(),
             "--variable" => {
                 let v = value()?;
                 let (k, val) = v
@@ -61,7 +64,7 @@ fn parse(args: &[String]) -> Result<Option<task_api_native::Options>, String> {
                     .ok_or_else(|| format!("--variable {v}: expected NAME=VALUE"))?;
                 opts.variables.push((k.trim().to_string(), val.to_string()));
             }
-            "--quiet" | "-q" => opts.log_requests = false,
+            "--quiet" | "-q" => {}
             other => return Err(format!("unknown option '{other}' (see --help)")),
         }
     }

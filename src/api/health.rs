@@ -1,6 +1,6 @@
 use crate::db::Database;
 use crate::error::ApiError;
-use crate::http::{Response, json};
+use crate::message::{Response, json};
 use crate::store;
 use http::StatusCode;
 use serde_json::json;

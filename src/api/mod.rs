@@ -5,8 +5,7 @@ pub mod health;
 pub mod tasks;
 
 use crate::error::ApiError;
-use crate::http::{Body, Request};
-use crate::store::StoreError;
+use crate::message::{Body, Request};
 use http::header;
 
 /// The body of a request that must carry JSON: 413 if it was too large, 422 if there is none
@@ -30,20 +29,6 @@ pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
         Ok(bytes)
     } else {
         Err(ApiError::UnsupportedMediaType)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Db(error) => ApiError::from(error),
-            StoreError::UnknownUser => ApiError::Unauthorized(crate::error::AuthError::UnknownUser),
-            StoreError::NoBetterAuthTable => ApiError::Misconfigured(
-                "user_source is better-auth but the database has no Better Auth \"user\" table"
-                    .into(),
-            ),
-            StoreError::Corrupt(cause) => ApiError::Internal(cause),
-        }
     }
 }
 

@@ -1,11 +1,11 @@
 //! `/api/{user_id}/tasks…`: the caller is authenticated and owns the URL by the time these run.
 
 use super::json_body;
-use crate::app::Env;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
 use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
+use crate::env::Env;
 use crate::error::ApiError;
-use crate::http::{Request, Response, empty, json};
+use crate::message::{Request, Response, empty, json};
 use crate::router::TaskAction;
 use crate::store::{self, Account, Created, IdempotencyKey};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -184,7 +184,7 @@ fn created(task: &Task) -> Response {
     let mut response = one(StatusCode::CREATED, task);
     let location = format!(
         "/api/{}/tasks/{}",
-        crate::http::encode_path_segment(&task.user_id),
+        crate::message::encode_path_segment(&task.user_id),
         task.id.get()
     );
     if let Ok(value) = HeaderValue::from_str(&location) {

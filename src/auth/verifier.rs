@@ -4,9 +4,9 @@
 //! `iat`, `exp`, `iss` and `aud`; this module chooses the key, sets the options jwt-simple's
 //! defaults leave open (tolerance, required `exp`, issuer, audience, size) and checks the subject.
 
-use super::Identity;
 use super::jwks::{ASYMMETRIC_ALGORITHMS, KeySet};
 use super::secret::SharedSecret;
+use crate::domain::Identity;
 use crate::error::{ApiError, AuthError};
 use crate::time::Timestamp;
 use jwt_simple::prelude::*;
@@ -152,11 +152,11 @@ impl Verifier {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             _ => None,
         };
-        Ok(Identity {
+        Ok(Identity::verified(
             subject,
-            email: text(claims.custom.email),
-            name: text(claims.custom.name),
-        })
+            text(claims.custom.email),
+            text(claims.custom.name),
+        ))
     }
 
     fn options(&self, now: Timestamp) -> VerificationOptions {

@@ -1,8 +1,8 @@
 //! Request bodies: strict JSON objects turned into domain values, with every field problem
 //! reported at once.
 
+use super::invalid::{FieldError, Invalid};
 use super::task::{TaskDescription, TaskTitle};
-use crate::error::{ApiError, FieldError};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
@@ -24,7 +24,7 @@ pub struct TaskPatch {
 }
 
 impl NewTask {
-    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_json(body: &[u8]) -> Result<Self, Invalid> {
         let fields = Fields::parse(body)?;
         let mut errors = Vec::new();
         let title = match fields.title {
@@ -42,13 +42,13 @@ impl NewTask {
                 description,
                 completed,
             }),
-            _ => Err(ApiError::Validation(errors)),
+            _ => Err(Invalid(errors)),
         }
     }
 }
 
 impl TaskPatch {
-    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_json(body: &[u8]) -> Result<Self, Invalid> {
         let fields = Fields::parse(body)?;
         let mut errors = Vec::new();
         let title = match fields.title {
@@ -64,7 +64,7 @@ impl TaskPatch {
                 completed,
             })
         } else {
-            Err(ApiError::Validation(errors))
+            Err(Invalid(errors))
         }
     }
 }
@@ -130,7 +130,7 @@ impl Field {
 }
 
 impl Fields {
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    fn parse(body: &[u8]) -> Result<Self, Invalid> {
         let object: StrictObject = serde_json::from_slice(body).map_err(|error| {
             let message = if error.is_data() {
                 // Our visitor's own messages: not an object, or a duplicated key.
@@ -138,7 +138,7 @@ impl Fields {
             } else {
                 format!("malformed JSON ({error})")
             };
-            ApiError::validation("body", message)
+            Invalid::field("body", message)
         })?;
         let mut fields = Fields {
             title: Field::Absent,
@@ -195,13 +195,8 @@ impl<'de> Deserialize<'de> for StrictObject {
 mod tests {
     use super::*;
 
-    fn field_errors(error: ApiError) -> Vec<(String, String)> {
-        match error {
-            ApiError::Validation(errors) => {
-                errors.into_iter().map(|e| (e.field, e.message)).collect()
-            }
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+    fn field_errors(Invalid(errors): Invalid) -> Vec<(String, String)> {
+        errors.into_iter().map(|e| (e.field, e.message)).collect()
     }
 
     fn fields_of(body: &str) -> Vec<String> {

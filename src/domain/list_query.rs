@@ -1,6 +1,6 @@
 //! The list endpoint's query string: filter, sort, order and page.
 
-use crate::error::{ApiError, FieldError};
+use super::invalid::{FieldError, Invalid};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
@@ -51,9 +51,9 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Parses `status`, `sort`, `order`, `limit` and `offset`. Unknown parameters are ignored;
     /// a known one given twice, or with a value outside its range, is a 422.
-    pub fn parse(query: &str) -> Result<Self, ApiError> {
+    pub fn parse(query: &str) -> Result<Self, Invalid> {
         if query.len() > MAX_QUERY_BYTES {
-            return Err(ApiError::validation("query", "query string is too long"));
+            return Err(Invalid::field("query", "query string is too long"));
         }
         let mut status = None;
         let mut sort = None;
@@ -83,7 +83,7 @@ impl ListQuery {
             }
         }
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(Invalid(errors));
         }
         let sort = sort.unwrap_or(SortKey::Created);
         Ok(Self {
@@ -186,7 +186,7 @@ mod tests {
 
     fn invalid_fields(query: &str) -> Vec<String> {
         match ListQuery::parse(query) {
-            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            Err(Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("{query:?} should be invalid, got {other:?}"),
         }
     }

@@ -1,9 +1,13 @@
 //! Plain Rust domain types. A value of one of these types is valid by construction.
 
 pub mod input;
+pub mod invalid;
 pub mod list_query;
 pub mod task;
+pub mod user;
 
 pub use input::{NewTask, TaskPatch};
+pub use invalid::{FieldError, Invalid};
 pub use list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 pub use task::{Task, TaskDescription, TaskId, TaskTitle};
+pub use user::{AuthenticatedUser, Identity, PathUserId, UserSource};

@@ -123,7 +123,8 @@ impl ServerProcess {
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            let probe = crate::Request::new("GET", "/.well-known/spin/health").try_send(self.addr);
+            let probe =
+                crate::client::Request::new("GET", "/.well-known/spin/health").try_send(self.addr);
             if probe.is_ok_and(|r| r.status == 200) {
                 return Ok(());
             }

@@ -56,6 +56,6 @@ pub fn spin_binary() -> Option<PathBuf> {
             }
         }
     }
-    let shared = crate::root().join("../shared/bin/spin");
+    let shared = crate::component::root().join("../shared/bin/spin");
     shared.is_file().then_some(shared)
 }

@@ -1,5 +1,5 @@
-//! The request and response the application sees: plain `http` types, independent of Spin, so
-//! the whole pipeline runs natively in unit tests.
+//! The request and response the application sees: plain `http` crate types, independent of
+//! Spin, so the whole pipeline runs natively in unit tests.
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Serialize;

@@ -18,23 +18,17 @@
 //! the user's rows are interleaved with everyone else's, as in real life) and cached in the
 //! temporary directory under a name that changes with the migrations.
 //!
-//! Run: `cargo bench --bench scale`.
-
-// Shared with tests/query_plans.rs, which uses all of it.
-#[allow(dead_code)]
-#[path = "support/sqlite.rs"]
-mod sqlite;
+//! Run: `cargo bench -p task-api-bench --bench scale`.
 
 use criterion::{BenchmarkId, Criterion};
-use sqlite::Sqlite;
 use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use task_api::auth::{AuthenticatedUser, Identity};
-use task_api::config::UserSource;
+use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{ListQuery, SortKey, SortOrder, StatusFilter};
 use task_api::migrations::{self, MIGRATIONS};
+use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
 use task_api::store::Account;
 
@@ -61,7 +55,12 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let databases: Vec<(usize, Sqlite)> = SIZES
         .iter()
-        .map(|&size| (size, Sqlite::open(&database(size))))
+        .map(|&size| {
+            (
+                size,
+                Sqlite::open(&database(size)).expect("open the database"),
+            )
+        })
         .collect();
     let owner = AuthenticatedUser::for_tests(TARGET);
     let identity = Identity::for_tests(TARGET);
@@ -170,7 +169,7 @@ fn database(size: usize) -> PathBuf {
 }
 
 fn build(path: &Path, size: usize) {
-    let db = Sqlite::open(path);
+    let db = Sqlite::open(path).expect("open the database");
     migrations::apply(&db, 0).unwrap();
     let mut random = SplitMix(size as u64);
     // (created_at, user index) for every task; USERS - 1 is the measured user.

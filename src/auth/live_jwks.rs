@@ -4,8 +4,8 @@
 //! whatever the outcome. A failed, slow, oversized or junk fetch never adds a key: the token
 //! is then refused, and a cache older than the TTL is not used at all.
 
-use crate::auth::{KeySet, RemoteKeys};
-use crate::db::{Database, Value};
+use super::{KeySet, RemoteKeys};
+use crate::db::Database;
 use crate::error::ApiError;
 use crate::fetch::{FetchError, HttpClient, Limits};
 use crate::store;
@@ -30,70 +30,11 @@ pub struct LiveJwks<'a> {
     pub now: Timestamp,
 }
 
-struct Cached {
-    jwks: Option<String>,
-    fetched_at: Option<i64>,
-    attempted_at: Option<i64>,
-}
-
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 impl LiveJwks<'_> {
-    fn read(&self) -> Result<Option<Cached>, ApiError> {
-        let select = || {
-            self.db.execute(
-                "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
-                &[self.url.into()],
-            )
-        };
-        let rows = match select() {
-            // A database no request has migrated yet.
-            Err(error) if error.missing_table().is_some() => {
-                store::ensure_schema(self.db)?;
-                select()?
-            }
-            other => other?,
-        };
-        Ok(rows.into_iter().next().map(|row| {
-            let mut values = row.into_iter();
-            let jwks = match values.next() {
-                Some(Value::Text(text)) => Some(text),
-                _ => None,
-            };
-            let mut integer = || match values.next() {
-                Some(Value::Integer(at)) => Some(at),
-                _ => None,
-            };
-            let fetched_at = integer();
-            let attempted_at = integer();
-            Cached {
-                jwks,
-                fetched_at,
-                attempted_at,
-            }
-        }))
-    }
-
-    /// Takes this minute's fetch, if no other request has: one atomic statement, so concurrent
-    /// requests cannot both win.
-    fn claim_fetch(&self) -> Result<bool, ApiError> {
-        let now = self.now.as_micros();
-        let rows = self.db.execute(
-            "INSERT INTO jwks_cache (url, attempted_at) VALUES (?1, ?2) \
-             ON CONFLICT (url) DO UPDATE SET attempted_at = excluded.attempted_at \
-             WHERE jwks_cache.attempted_at <= ?3 \
-             RETURNING 1",
-            &[
-                self.url.into(),
-                now.into(),
-                now.saturating_sub(micros(MIN_REFETCH_INTERVAL)).into(),
-            ],
-        )?;
-        Ok(!rows.is_empty())
-    }
-
     fn fetch(&self) -> Result<(String, KeySet), String> {
         let response = self
             .http
@@ -106,19 +47,11 @@ impl LiveJwks<'_> {
         let set = KeySet::parse(&text).map_err(|why| format!("not a JWKS: {why}"))?;
         Ok((text, set))
     }
-
-    fn store(&self, jwks: &str) -> Result<(), ApiError> {
-        self.db.execute(
-            "UPDATE jwks_cache SET jwks = ?2, fetched_at = ?3 WHERE url = ?1",
-            &[self.url.into(), jwks.into(), self.now.as_micros().into()],
-        )?;
-        Ok(())
-    }
 }
 
 impl RemoteKeys for LiveJwks<'_> {
     fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError> {
-        let cached = self.read()?;
+        let cached = store::cached_jwks(self.db, self.url)?;
         // A fetch was attempted less than a minute ago: no claim, so a stream of forged
         // tokens with made-up `kid`s costs reads only, never a write before authentication.
         let recent = cached
@@ -145,12 +78,20 @@ impl RemoteKeys for LiveJwks<'_> {
         if recent {
             return Ok(cached);
         }
-        if !self.claim_fetch()? {
+        let claimed = store::claim_jwks_fetch(
+            self.db,
+            self.url,
+            self.now,
+            self.now
+                .as_micros()
+                .saturating_sub(micros(MIN_REFETCH_INTERVAL)),
+        )?;
+        if !claimed {
             return Ok(cached);
         }
         match self.fetch() {
             Ok((text, set)) => {
-                self.store(&text)?;
+                store::save_jwks(self.db, self.url, &text, self.now)?;
                 Ok(Some(set))
             }
             Err(why) => {
@@ -165,7 +106,7 @@ impl RemoteKeys for LiveJwks<'_> {
 mod tests {
     use super::*;
     use crate::fetch::Fetched;
-    use crate::test_support::MemoryDb;
+    use crate::sqlite::SqliteDb;
     use std::cell::RefCell;
 
     const URL: &str = "http://auth.test/api/auth/jwks";
@@ -212,7 +153,7 @@ mod tests {
         format!(r#"{{"keys":[{}]}}"#, keys.join(","))
     }
 
-    fn lookup(db: &MemoryDb, server: &Server, secs: i64, kid: &str) -> Option<Vec<bool>> {
+    fn lookup(db: &SqliteDb, server: &Server, secs: i64, kid: &str) -> Option<Vec<bool>> {
         let live = LiveJwks {
             url: URL,
             db,
@@ -226,7 +167,7 @@ mod tests {
 
     #[test]
     fn fetches_once_then_serves_from_the_database() {
-        let (db, server) = (MemoryDb::new(), Server::default());
+        let (db, server) = (SqliteDb::in_memory(), Server::default());
         server.ok(&set(&["a"]));
         assert_eq!(lookup(&db, &server, 0, "a"), Some(vec![true, false, false]));
         assert_eq!(server.calls.borrow()[0], (URL.to_owned(), FETCH_LIMITS));
@@ -240,7 +181,7 @@ mod tests {
     /// anyone is authenticated: within a minute of a fetch, an unknown `kid` only reads.
     #[test]
     fn an_unknown_kid_within_the_minute_writes_nothing() {
-        let db = crate::test_support::CountingDb::new();
+        let db = crate::test_support::counting_db();
         let server = Server::default();
         server.ok(&set(&["a"]));
         let live = |secs: i64| LiveJwks {
@@ -274,7 +215,7 @@ mod tests {
 
     #[test]
     fn an_unknown_kid_refetches_at_most_once_a_minute() {
-        let (db, server) = (MemoryDb::new(), Server::default());
+        let (db, server) = (SqliteDb::in_memory(), Server::default());
         server.ok(&set(&["a"]));
         lookup(&db, &server, 0, "a");
         // A new key shows up at Better Auth; the first token with it waits for the next minute.
@@ -320,7 +261,7 @@ mod tests {
             }),
         ];
         for (i, failure) in failures.into_iter().enumerate() {
-            let (db, server) = (MemoryDb::new(), Server::default());
+            let (db, server) = (SqliteDb::in_memory(), Server::default());
             server.ok(&set(&["a"]));
             lookup(&db, &server, 0, "a");
             server.answer(failure);
@@ -337,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_failed_first_fetch_finds_nothing() {
-        let (db, server) = (MemoryDb::new(), Server::default());
+        let (db, server) = (SqliteDb::in_memory(), Server::default());
         server.answer(Err(FetchError::Timeout));
         assert_eq!(lookup(&db, &server, 0, "a"), None);
         // And the failure counts against the minute.
@@ -347,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_set_older_than_the_ttl_is_not_trusted() {
-        let (db, server) = (MemoryDb::new(), Server::default());
+        let (db, server) = (SqliteDb::in_memory(), Server::default());
         server.ok(&set(&["a"]));
         lookup(&db, &server, 0, "a");
         let expired = TTL.as_secs() as i64;
@@ -367,24 +308,18 @@ mod tests {
 
     #[test]
     fn concurrent_requests_claim_one_fetch() {
-        let db = MemoryDb::new();
-        let server = Server::default();
-        let live = |secs: i64| LiveJwks {
-            url: URL,
-            db: &db,
-            http: &server,
-            now: Timestamp::from_micros(START + secs * 1_000_000),
+        let db = SqliteDb::in_memory();
+        let claim = |url: &str, secs: i64| {
+            let now = START + secs * 1_000_000;
+            let not_since = now - micros(MIN_REFETCH_INTERVAL);
+            store::claim_jwks_fetch(&db, url, Timestamp::from_micros(now), not_since).unwrap()
         };
         store::ensure_schema(&db).unwrap();
-        assert!(live(0).claim_fetch().unwrap());
-        assert!(!live(0).claim_fetch().unwrap());
-        assert!(!live(59).claim_fetch().unwrap());
-        assert!(live(60).claim_fetch().unwrap());
+        assert!(claim(URL, 0));
+        assert!(!claim(URL, 0));
+        assert!(!claim(URL, 59));
+        assert!(claim(URL, 60));
         // Per URL: another Better Auth has its own minute.
-        let other = LiveJwks {
-            url: "http://other.test/api/auth/jwks",
-            ..live(60)
-        };
-        assert!(other.claim_fetch().unwrap());
+        assert!(claim("http://other.test/api/auth/jwks", 60));
     }
 }

@@ -12,7 +12,7 @@
 //! The JWKS holds one key per asymmetric algorithm, as Better Auth publishes one per `kid`; the
 //! issuer and audience are checked, as they are with `better_auth_url`.
 //!
-//! Run: `cargo bench --bench auth`.
+//! Run: `cargo bench -p task-api-bench --bench auth`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jwt_simple::prelude::*;

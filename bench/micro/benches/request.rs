@@ -7,7 +7,7 @@
 //! - `encode/page_50`: a page of 50 tasks to its response, with the serializer the API answers
 //!   with (`http::json`).
 //!
-//! Run: `cargo bench --bench request`.
+//! Run: `cargo bench -p task-api-bench --bench request`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Method, StatusCode};
@@ -68,12 +68,12 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let tasks = page();
-    let encoded = task_api::http::json(StatusCode::OK, &tasks);
+    let encoded = task_api::message::json(StatusCode::OK, &tasks);
     assert_eq!(encoded.status(), StatusCode::OK);
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Bytes(encoded.body().len() as u64));
     group.bench_function("page_50", |b| {
-        b.iter(|| task_api::http::json(StatusCode::OK, black_box(&tasks)))
+        b.iter(|| task_api::message::json(StatusCode::OK, black_box(&tasks)))
     });
     group.finish();
 }

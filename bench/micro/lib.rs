@@ -1,0 +1,2 @@
+//! Criterion micro-benchmarks; see `benches/`. Nothing to link: the library only anchors the
+//! package.
