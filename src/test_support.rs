@@ -4,16 +4,9 @@ use crate::sqlite::SqliteDb;
 
 pub const SECRET: &str = "unit-test-secret-0123456789abcdef0123";
 
-fn b64(bytes: &[u8]) -> String {
-    use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
-    Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap()
-}
-
 /// An HS256 token over exactly the given header and payload JSON.
 pub fn sign_hs256(key: &[u8], header: &str, payload: &str) -> String {
-    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
-    let tag = hmac_sha256::HMAC::mac(input.as_bytes(), key);
-    format!("{input}.{}", b64(&tag))
+    task_api_testkit::tokens::sign_raw(key, header, payload)
 }
 
 /// A valid token for `sub`, issued at `now_secs` and valid for 15 minutes.

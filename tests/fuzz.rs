@@ -14,26 +14,8 @@ use task_api::domain::{ListQuery, NewTask, TaskPatch};
 use task_api::router::{Route, route};
 use task_api::time::Timestamp;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use task_api_testkit::rng::Rng;
+use task_api_testkit::tokens::b64;
 
 /// Byte-level mutations: flips, inserts of interesting bytes, deletions, duplicated spans.
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
@@ -57,7 +39,7 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
                 let to = rng.below(out.len() + 1);
                 out.splice(to..to, span);
             }
-            _ => out.insert(at, rng.next() as u8),
+            _ => out.insert(at, rng.next_u64() as u8),
         }
     }
     out
@@ -71,16 +53,9 @@ fn budget() -> Duration {
     Duration::from_secs(seconds)
 }
 
-fn seed() -> u64 {
-    std::env::var("TASK_API_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x07A5_CA91)
-}
-
 /// Runs `one` until the budget is spent; returns the number of executions.
 fn campaign(name: &str, mut one: impl FnMut(&mut Rng)) -> u64 {
-    let mut rng = Rng(seed());
+    let (mut rng, seed) = Rng::from_env("TASK_API_FUZZ_SEED");
     let deadline = Instant::now() + budget();
     let mut executions = 0u64;
     while Instant::now() < deadline {
@@ -92,7 +67,7 @@ fn campaign(name: &str, mut one: impl FnMut(&mut Rng)) -> u64 {
     println!(
         "fuzz {name}: {executions} executions in {:?} (seed {})",
         budget(),
-        seed()
+        seed
     );
     executions
 }
@@ -100,15 +75,8 @@ fn campaign(name: &str, mut one: impl FnMut(&mut Rng)) -> u64 {
 const SECRET: &str = "fuzz-secret-0123456789abcdef0123456789";
 const NOW: u64 = 1_800_000_000;
 
-fn b64(bytes: &[u8]) -> String {
-    use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
-    Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap()
-}
-
 fn sign(header: &str, payload: &str) -> String {
-    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
-    let tag = hmac_sha256::HMAC::mac(input.as_bytes(), SECRET.as_bytes());
-    format!("{input}.{}", b64(&tag))
+    task_api_testkit::tokens::sign_raw(SECRET.as_bytes(), header, payload)
 }
 
 #[test]

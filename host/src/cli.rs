@@ -387,7 +387,8 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     host.shutdown().await
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM (what `kill` and orchestrators send).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

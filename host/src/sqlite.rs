@@ -11,16 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
-/// A value crossing the interface, as `fermyon:spin/sqlite@2.0.0` types it (`guest.rs`
-/// converts to and from the generated bindings).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Integer(i64),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-    Null,
-}
+// Values and errors as `fermyon:spin/sqlite@2.0.0` types them are the component's own
+// (`task_api::db`); `guest.rs` converts to and from the generated bindings.
+pub use task_api::db::{DbError as Error, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowResult {
@@ -31,16 +24,6 @@ pub struct RowResult {
 pub struct QueryResult {
     pub columns: Vec<String>,
     pub rows: Vec<RowResult>,
-}
-
-/// The interface's errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    NoSuchDatabase,
-    AccessDenied,
-    InvalidConnection,
-    DatabaseFull,
-    Io(String),
 }
 
 /// The label every Spin application gets without runtime configuration.

@@ -60,18 +60,9 @@ fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<Option<(u16, String)>> {
-    let mut request = Request::new(method, path);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    if let Some(body) = body {
-        request = request.raw_body("application/json", body.as_bytes().to_vec());
-    }
-    match request.try_send(addr) {
-        Ok(response) => Ok(Some((response.status, response.text()))),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(e),
-        Err(_) => Ok(None),
-    }
+    Ok(Request::with(method, path, headers, body)
+        .send_or_lost(addr)?
+        .map(|r| (r.status, r.text())))
 }
 
 #[test]

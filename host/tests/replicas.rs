@@ -62,22 +62,13 @@ fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<Option<Response>> {
-    let mut request = Request::new(method, path);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    if let Some(body) = body {
-        request = request.raw_body("application/json", body.as_bytes().to_vec());
-    }
-    match request.try_send(addr) {
-        Ok(r) => Ok(Some(Response {
+    Ok(Request::with(method, path, headers, body)
+        .send_or_lost(addr)?
+        .map(|r| Response {
             status: r.status,
             body: r.text(),
             headers: r.headers,
-        })),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(e),
-        Err(_) => Ok(None),
-    }
+        }))
 }
 
 /// A request that must get a complete response.

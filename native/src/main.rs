@@ -99,7 +99,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         let running = task_api_native::start(opts).await?;
         println!("Serving http://{}", running.addr());
-        shutdown_signal().await;
+        task_api_host::cli::shutdown_signal().await;
         eprintln!("Shutting down");
         running.shutdown().await;
         anyhow::Ok(())
@@ -109,22 +109,6 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("Error: {e:#}");
             std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

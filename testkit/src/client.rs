@@ -113,6 +113,33 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// A request with these headers and, when given, this JSON body text.
+    pub fn with(
+        method: &'a str,
+        path: &'a str,
+        headers: &[(&str, &str)],
+        json: Option<&str>,
+    ) -> Self {
+        let mut request = Self::new(method, path);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        match json {
+            Some(body) => request.raw_body("application/json", body.as_bytes().to_vec()),
+            None => request,
+        }
+    }
+
+    /// [`Request::send`] for a server that may die mid-request: `Ok(None)` when the connection
+    /// broke before a whole response, `Err` when nothing listened at all.
+    pub fn send_or_lost(&self, addr: SocketAddr) -> std::io::Result<Option<Response>> {
+        match self.try_send(addr) {
+            Ok(response) => Ok(Some(response)),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The request as bytes, with `Connection: close`.
     pub fn to_bytes(&self, addr: SocketAddr) -> Vec<u8> {
         let mut bytes = format!(

@@ -6,6 +6,7 @@ pub mod client;
 pub mod component;
 pub mod fs;
 pub mod process;
+pub mod rng;
 pub mod runtime;
 pub mod server;
 pub mod tokens;

@@ -20,11 +20,12 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// A JWT over exactly these header and claims, HMAC-SHA256 with `key`.
 pub fn sign(key: &[u8], header: &serde_json::Value, claims: &serde_json::Value) -> String {
-    let input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
+    sign_raw(key, &header.to_string(), &claims.to_string())
+}
+
+/// A JWT over exactly this header and payload text, HMAC-SHA256 with `key`.
+pub fn sign_raw(key: &[u8], header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let tag = hmac_sha256::HMAC::mac(input.as_bytes(), key);
     format!("{input}.{}", b64(&tag))
 }

@@ -8,16 +8,7 @@ use super::tokens::token;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use task_api_testkit::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Model {
@@ -42,19 +33,18 @@ fn random_operations_never_cross_users() {
     let server = Server::start();
     let tokens: Vec<String> = USERS.iter().map(|u| token(u)).collect();
     let mut model: BTreeMap<i64, (usize, Model)> = BTreeMap::new();
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let seed = rng.0;
+    let (mut rng, seed) = Rng::from_env("TASK_API_ISOLATION_SEED");
     for step in 0..300 {
-        let who = rng.below(USERS.len() as u64) as usize;
+        let who = rng.below(USERS.len());
         let (user, t) = (USERS[who], &tokens[who]);
         // Any id we ever issued (anyone's, possibly deleted) or one never issued.
-        let id = match model.keys().nth(rng.below(model.len() as u64 + 1) as usize) {
+        let id = match model.keys().nth(rng.below(model.len() + 1)) {
             Some(id) => *id,
             None => 1_000_000 + rng.below(1000) as i64,
         };
         let mine = model.get(&id).is_some_and(|(owner, _)| *owner == who);
         let item = format!("/api/{user}/tasks/{id}");
-        let context = format!("step {step} (seed {seed:#x}): {user} op on {id}");
+        let context = format!("step {step} (TASK_API_ISOLATION_SEED={seed}): {user} op on {id}");
         let response = match rng.below(6) {
             0 => {
                 let title = format!("task {step}");
@@ -122,7 +112,7 @@ fn random_operations_never_cross_users() {
                 r
             }
             _ => {
-                let status = ["all", "pending", "completed"][rng.below(3) as usize];
+                let status = ["all", "pending", "completed"][rng.below(3)];
                 let r = server.get(
                     &format!("/api/{user}/tasks?status={status}&limit=100&sort=created&order=asc"),
                     t,

@@ -31,6 +31,7 @@ use task_api::migrations::{self, MIGRATIONS};
 use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
 use task_api::store::Account;
+use task_api_testkit::rng::Rng;
 
 const USERS: usize = 10_000;
 /// Tasks of each user other than the measured one.
@@ -171,18 +172,19 @@ fn database(size: usize) -> PathBuf {
 fn build(path: &Path, size: usize) {
     let db = Sqlite::open(path).expect("open the database");
     migrations::apply(&db, 0).unwrap();
-    let mut random = SplitMix(size as u64);
+    // Seeded by the size, so every build makes the same data.
+    let mut random = Rng::new(size as u64);
     // (created_at, user index) for every task; USERS - 1 is the measured user.
     let mut tasks: Vec<(i64, usize)> = Vec::with_capacity((USERS - 1) * OTHERS_TASKS + size);
     let start = 1_750_000_000_000_000_i64;
     let year = 365 * 24 * 3600 * 1_000_000_i64;
     for user in 0..USERS - 1 {
         for _ in 0..OTHERS_TASKS {
-            tasks.push((start + random.below(year as u64) as i64, user));
+            tasks.push((start + random.below(year as usize) as i64, user));
         }
     }
     for _ in 0..size {
-        tasks.push((start + random.below(year as u64) as i64, USERS - 1));
+        tasks.push((start + random.below(year as usize) as i64, USERS - 1));
     }
     tasks.sort_unstable();
     let user_id = |index: usize| {
@@ -222,11 +224,11 @@ fn build(path: &Path, size: usize) {
             } else {
                 created_at + random.below(30 * 24 * 3600 * 1_000_000) as i64
             };
-            let description = (random.below(3) != 0).then(|| random.words(8, 16));
+            let description = (random.below(3) != 0).then(|| words(&mut random, 8, 16));
             insert
                 .execute(rusqlite::params![
                     user_id(user),
-                    random.title(),
+                    title(&mut random),
                     description,
                     random.below(10) < 4,
                     created_at,
@@ -238,46 +240,30 @@ fn build(path: &Path, size: usize) {
     tx.commit().unwrap();
 }
 
-/// A small deterministic generator (SplitMix64), so every build makes the same data.
-struct SplitMix(u64);
-
 const WORDS: [&str; 24] = [
     "buy", "milk", "review", "report", "call", "dentist", "plan", "trip", "fix", "bike", "write",
     "draft", "book", "flights", "pay", "rent", "clean", "garage", "water", "plants", "email",
     "team", "read", "paper",
 ];
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// `min` to `max` words.
+fn words(random: &mut Rng, min: usize, max: usize) -> String {
+    let count = min + random.below(max - min + 1);
+    (0..count)
+        .map(|_| *random.pick(&WORDS))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn words(&mut self, min: u64, max: u64) -> String {
-        let count = min + self.below(max - min + 1);
-        (0..count)
-            .map(|_| WORDS[self.below(WORDS.len() as u64) as usize])
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// Two to five words, capitalised or not, so that `COLLATE NOCASE` has work to do.
-    fn title(&mut self) -> String {
-        let title = self.words(2, 5);
-        if self.below(2) == 0 {
-            let mut chars = title.chars();
-            let first = chars.next().unwrap().to_ascii_uppercase();
-            std::iter::once(first).chain(chars).collect()
-        } else {
-            title
-        }
+/// Two to five words, capitalised or not, so that `COLLATE NOCASE` has work to do.
+fn title(random: &mut Rng) -> String {
+    let title = words(random, 2, 5);
+    if random.below(2) == 0 {
+        let mut chars = title.chars();
+        let first = chars.next().unwrap().to_ascii_uppercase();
+        std::iter::once(first).chain(chars).collect()
+    } else {
+        title
     }
 }
 
