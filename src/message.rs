@@ -15,6 +15,57 @@ pub enum Body {
     TooLarge,
 }
 
+/// The body-reading rule every runtime adapter follows: the API reads no body on GET, HEAD,
+/// OPTIONS or DELETE (their streams are not polled at all), a declared length over
+/// [`MAX_BODY_BYTES`] is refused unread, and a stream that runs past it is abandoned, so no
+/// request can make an instance hold more.
+#[derive(Debug)]
+pub enum BodyReader {
+    /// Nothing to read: the body is already known.
+    Done(Body),
+    Reading(Vec<u8>),
+}
+
+impl BodyReader {
+    pub fn start(method: &Method, headers: &HeaderMap) -> Self {
+        if matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
+        ) {
+            return Self::Done(Body::Complete(Vec::new()));
+        }
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match declared {
+            Some(length) if length > MAX_BODY_BYTES as u64 => Self::Done(Body::TooLarge),
+            Some(0) => Self::Done(Body::Complete(Vec::new())),
+            _ => Self::Reading(Vec::new()),
+        }
+    }
+
+    /// Adds a chunk; answers the finished body once reading should stop.
+    pub fn push(&mut self, chunk: &[u8]) -> Option<Body> {
+        let Self::Reading(out) = self else {
+            return None;
+        };
+        if out.len() + chunk.len() > MAX_BODY_BYTES {
+            *self = Self::Done(Body::TooLarge);
+            return Some(Body::TooLarge);
+        }
+        out.extend_from_slice(chunk);
+        None
+    }
+
+    pub fn finish(self) -> Body {
+        match self {
+            Self::Done(body) => body,
+            Self::Reading(out) => Body::Complete(out),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: Method,
@@ -91,6 +142,34 @@ pub fn encode_path_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn length(n: usize) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        h
+    }
+
+    #[test]
+    fn bodyless_methods_are_not_read_and_declared_overflow_is_refused_unread() {
+        for method in [Method::GET, Method::HEAD, Method::OPTIONS, Method::DELETE] {
+            let mut r = BodyReader::start(&method, &length(10));
+            assert_eq!(r.push(b"ignored"), None);
+            assert_eq!(r.finish(), Body::Complete(Vec::new()));
+        }
+        let r = BodyReader::start(&Method::POST, &length(MAX_BODY_BYTES + 1));
+        assert!(matches!(r, BodyReader::Done(Body::TooLarge)));
+    }
+
+    #[test]
+    fn a_stream_past_the_limit_is_abandoned() {
+        let mut r = BodyReader::start(&Method::POST, &HeaderMap::new());
+        assert_eq!(r.push(&vec![b'a'; MAX_BODY_BYTES]), None);
+        assert_eq!(r.push(b"b"), Some(Body::TooLarge));
+        assert_eq!(r.finish(), Body::TooLarge);
+        let mut r = BodyReader::start(&Method::PUT, &HeaderMap::new());
+        assert_eq!(r.push(b"{}"), None);
+        assert_eq!(r.finish(), Body::Complete(b"{}".to_vec()));
+    }
 
     #[test]
     fn splits_path_and_query() {

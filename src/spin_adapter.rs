@@ -5,7 +5,7 @@ use crate::app;
 use crate::config::Variables;
 use crate::db::{Database, DbError, Row, Value};
 use crate::env::Env;
-use crate::message::{Body, MAX_BODY_BYTES, Request, Response};
+use crate::message::{Body, BodyReader, Request, Response};
 use crate::time::Timestamp;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
@@ -62,44 +62,28 @@ async fn read_request(incoming: IncomingRequest) -> Request {
     Request::new(method, &path_and_query, headers, body)
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]: a declared length over the limit is refused unread, and a
-/// stream that runs past it is abandoned, so no request can make the instance hold more. The
-/// API reads no body on GET, HEAD, OPTIONS or DELETE, so their streams are not polled at all
-/// (the runtime strips `Transfer-Encoding` before the guest sees the headers, so "no length
-/// declared" cannot tell a chunked body from none).
+/// Reads the body by [`BodyReader`]'s rule. The runtime strips `Transfer-Encoding` before the
+/// guest sees the headers, so "no length declared" cannot tell a chunked body from none: the
+/// stream is read until it ends.
 async fn read_body(incoming: IncomingRequest, method: &Method, headers: &HeaderMap) -> Body {
-    if matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
-    ) {
-        return Body::Complete(Vec::new());
-    }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Body::TooLarge;
-    }
-    if declared == Some(0) {
-        return Body::Complete(Vec::new());
+    let mut reader = BodyReader::start(method, headers);
+    if let BodyReader::Done(_) = reader {
+        return reader.finish();
     }
     let mut stream = incoming.into_body_stream();
-    let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(chunk) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Body::TooLarge;
+                if let Some(body) = reader.push(&chunk) {
+                    return body;
                 }
-                body.extend_from_slice(&chunk);
             }
             // A client that hangs up mid-body gets whatever it sent judged as a whole; it is
             // gone anyway, and a truncated JSON document fails to parse.
             Err(_) => break,
         }
     }
-    Body::Complete(body)
+    reader.finish()
 }
 
 /// Hands the response to the runtime with its whole body already written and finished, so the

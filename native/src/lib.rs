@@ -23,13 +23,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{StatusCode, header};
+use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use task_api::app;
 use task_api::config::Variables;
 use task_api::env::Env;
-use task_api::message::{Body, MAX_BODY_BYTES, Request};
+use task_api::message::{Body, BodyReader, Request};
 use task_api::sqlite::SqliteDb;
 use task_api::time::Timestamp;
 use task_api_host::manifest::Manifest;
@@ -113,7 +113,7 @@ impl Handler for Native {
         _client: SocketAddr,
     ) -> http::Response<task_api_host::server::Body> {
         let (parts, body) = req.into_parts();
-        let body = read_body(body, &parts.headers).await;
+        let body = read_body(body, &parts.method, &parts.headers).await;
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -139,31 +139,25 @@ impl Handler for Native {
     }
 }
 
-/// The component's rule: a declared length over the limit is refused unread, and a stream that
-/// runs past it is abandoned.
-async fn read_body(mut body: Incoming, headers: &http::HeaderMap) -> Body {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Body::TooLarge;
+/// The component's rule ([`BodyReader`]), on hyper's body.
+async fn read_body(mut body: Incoming, method: &http::Method, headers: &http::HeaderMap) -> Body {
+    let mut reader = BodyReader::start(method, headers);
+    if let BodyReader::Done(_) = reader {
+        return reader.finish();
     }
-    let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
-                if let Some(chunk) = frame.data_ref() {
-                    if out.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Body::TooLarge;
-                    }
-                    out.extend_from_slice(chunk);
+                if let Some(chunk) = frame.data_ref()
+                    && let Some(body) = reader.push(chunk)
+                {
+                    return body;
                 }
             }
             Err(_) => break,
         }
     }
-    Body::Complete(out)
+    reader.finish()
 }
 
 /// How to start serving.
