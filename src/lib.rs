@@ -24,6 +24,8 @@ pub mod store;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]
+mod phases;
+#[cfg(target_arch = "wasm32")]
 mod spin_adapter;
 #[cfg(target_arch = "wasm32")]
 mod spin_fetch;

@@ -6,6 +6,7 @@ use crate::config::Variables;
 use crate::db::{Database, DbError, Row, Value};
 use crate::env::Env;
 use crate::message::{Body, BodyReader, Request, Response};
+use crate::phases::{self, Phase, Stamp};
 use crate::time::Timestamp;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
@@ -18,19 +19,25 @@ use wasi::io::streams::OutputStream;
 
 #[http_component]
 async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
+    let read = Stamp::now();
     let request = read_request(incoming).await;
+    read.record(Phase::Read);
     let head = request.method == Method::HEAD;
     let db = SpinDatabase::default();
-    let response = app::handle(
-        &request,
-        &Env {
-            db: &db,
-            vars: &SpinVariables,
-            http: &crate::spin_fetch::SpinHttp,
-            now: Timestamp::now(),
-        },
-    );
-    send_response(response_out, response, head);
+    let response = phases::time(Phase::Handle, || {
+        app::handle(
+            &request,
+            &Env {
+                db: &db,
+                vars: &SpinVariables,
+                http: &crate::spin_fetch::SpinHttp,
+                now: Timestamp::now(),
+            },
+        )
+    });
+    let (status, bytes) = (response.status().as_u16(), response.body().len());
+    phases::time(Phase::Send, || send_response(response_out, response, head));
+    phases::report(status, bytes);
 }
 
 async fn read_request(incoming: IncomingRequest) -> Request {
@@ -170,16 +177,22 @@ impl Database for SpinDatabase {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let connection = self
             .connection
-            .get_or_init(|| sqlite::Connection::open_default().map_err(db_error))
+            .get_or_init(|| {
+                phases::time(Phase::Open, || {
+                    sqlite::Connection::open_default().map_err(db_error)
+                })
+            })
             .as_ref()
             .map_err(Clone::clone)?;
-        let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
-        let result = connection.execute(sql, &params).map_err(db_error)?;
-        Ok(result
-            .rows
-            .into_iter()
-            .map(|row| row.values.into_iter().map(from_spin).collect())
-            .collect())
+        phases::time(Phase::Statement, || {
+            let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
+            let result = connection.execute(sql, &params).map_err(db_error)?;
+            Ok(result
+                .rows
+                .into_iter()
+                .map(|row| row.values.into_iter().map(from_spin).collect())
+                .collect())
+        })
     }
 }
 
@@ -217,6 +230,6 @@ struct SpinVariables;
 
 impl Variables for SpinVariables {
     fn get(&self, name: &str) -> Option<String> {
-        variables::get(name).ok()
+        phases::time(Phase::Variable, || variables::get(name).ok())
     }
 }
