@@ -127,8 +127,10 @@ impl Databases {
         })
     }
 
-    /// `spin up --sqlite`: a statement batch, or `@file` holding one, run against `default` on
-    /// a connection of its own.
+    /// `spin up --sqlite`: `@file` (a batch: every statement in it runs) or one statement, run
+    /// against `default` on a connection of its own. As in Spin 4.0.2, which prepares a raw
+    /// argument as one query, only the first statement of a raw argument runs; the host says
+    /// so on stderr instead of staying silent.
     pub fn run_startup_sql(&self, arg: &str) -> anyhow::Result<()> {
         let (what, sql) = match arg.strip_prefix('@') {
             Some(file) => {
@@ -140,7 +142,19 @@ impl Databases {
                 })?;
                 (format!("--sqlite @{file}"), sql)
             }
-            None => ("--sqlite statement".to_string(), arg.to_string()),
+            None => {
+                let statements = task_api::migrations::statements(arg);
+                if statements.len() > 1 {
+                    eprintln!(
+                        "warning: --sqlite runs only the first of the {} statements given in one \
+                         argument, as Spin does; pass each statement as its own --sqlite, or use \
+                         --sqlite @FILE",
+                        statements.len()
+                    );
+                }
+                let first = statements.first().copied().unwrap_or("").to_string();
+                ("--sqlite statement".to_string(), first)
+            }
         };
         let connection = self
             .connect(DEFAULT_LABEL)

@@ -66,6 +66,32 @@ fn the_component_puts_its_database_in_wal_mode() {
     assert_eq!(journal(&restarted.database()), ("wal".to_owned(), 2));
 }
 
+/// A raw `--sqlite` argument is one statement: Spin 4.0.2 prepares it as one query and
+/// ignores what follows the first `;`, and the host does the same (a file runs whole).
+#[test]
+fn a_raw_sqlite_argument_runs_only_its_first_statement() {
+    let server = Server::builder()
+        .sqlite(&format!(
+            "@{}",
+            root().join("migrations/0001_create_tasks.sql").display()
+        ))
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, completed, created_at, updated_at) VALUES \
+             ('two', 'first', 0, 1700000000000000, 1700000000000000); \
+             INSERT INTO tasks (user_id, title, completed, created_at, updated_at) VALUES \
+             ('two', 'second', 0, 1700000000000001, 1700000000000001)",
+        )
+        .start();
+    let listed = server.get("/api/two/tasks", &token("two")).json();
+    let titles: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["first"]);
+}
+
 #[test]
 fn sqlite_option_migrates_before_serving_and_the_component_agrees() {
     let migration = format!(
