@@ -22,7 +22,7 @@ pub enum Phase {
 
 #[cfg(feature = "phase-timing")]
 mod imp {
-    use super::Phase;
+    use crate::phases::Phase;
     use std::cell::RefCell;
     use std::time::Instant;
 
@@ -69,7 +69,7 @@ mod imp {
 
 #[cfg(not(feature = "phase-timing"))]
 mod imp {
-    use super::Phase;
+    use crate::phases::Phase;
 
     pub struct Stamp;
 
