@@ -163,6 +163,7 @@ mod tests {
             title: "t".into(),
             description: None,
             completed: false,
+            priority: crate::domain::TaskPriority::None,
             created_at: Timestamp::from_micros(1),
             updated_at: Timestamp::from_micros(1234),
         }

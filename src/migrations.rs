@@ -40,14 +40,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_record_users.sql",
         sql: include_str!("../migrations/0006_record_users.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_priority.sql",
+        sql: include_str!("../migrations/0007_priority.sql"),
+    },
 ];
 
 /// The schema version this build expects.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
-/// Applies every migration newer than `current`. Spin runs one statement per call and shares
-/// one connection between concurrent requests, so a migration cannot be one transaction; it is
-/// safe because every statement is idempotent, and concurrent appliers converge.
+/// Applies every migration newer than `current`. A migration is not one transaction (Spin
+/// runs one statement per call, and a remote libSQL database may not hold a transaction across
+/// calls); it is safe because every statement is idempotent, and concurrent appliers converge.
+/// The one statement SQLite cannot write idempotently, `ALTER TABLE … ADD COLUMN`, counts as
+/// done when the column is already there (another applier added it).
 ///
 /// A `PRAGMA` is a setting, not schema, and its failure is not fatal: a remote libSQL server
 /// may refuse to change its journal, and a replica racing another one for the lock that
@@ -57,6 +64,8 @@ pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
         for statement in statements(migration.sql) {
             match db.execute(statement, &[]) {
                 Err(_) if is_setting(statement) => {}
+                Err(DbError::Io(message))
+                    if is_add_column(statement) && message.contains("duplicate column name") => {}
                 outcome => {
                     outcome?;
                 }
@@ -64,6 +73,24 @@ pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+fn is_add_column(statement: &str) -> bool {
+    let words: Vec<String> = code_words(statement).take(5).collect();
+    words.len() == 5
+        && words[0] == "ALTER"
+        && words[1] == "TABLE"
+        && words[3] == "ADD"
+        && words[4] == "COLUMN"
+}
+
+/// The upper-cased words of a statement, comments skipped.
+fn code_words(statement: &str) -> impl Iterator<Item = String> + '_ {
+    statement
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or(""))
+        .flat_map(str::split_whitespace)
+        .map(str::to_ascii_uppercase)
 }
 
 fn is_setting(statement: &str) -> bool {
@@ -170,6 +197,26 @@ mod tests {
                 "INSERT INTO d VALUES ('begin');"
             ]
         );
+    }
+
+    /// Two appliers that both start from nothing (racing replicas) converge: every statement,
+    /// the column that only one of them can add included, is done once and harmless twice.
+    #[test]
+    fn applying_everything_twice_converges() {
+        let db = crate::sqlite::SqliteDb::in_memory();
+        apply(&db, 0).unwrap();
+        apply(&db, 0).unwrap();
+        let version = db
+            .execute("SELECT max(version) FROM schema_migrations", &[])
+            .unwrap();
+        assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
+        assert!(is_add_column(
+            "-- why\nALTER TABLE tasks ADD COLUMN x INTEGER; -- tail"
+        ));
+        assert!(!is_add_column("ALTER TABLE tasks RENAME COLUMN a TO b"));
+        assert!(!is_add_column(
+            "-- ALTER TABLE t ADD COLUMN x\nCREATE TABLE t (x)"
+        ));
     }
 
     #[test]

@@ -12,13 +12,14 @@
 use crate::db::{Database, DbError, Row, Value};
 use crate::domain::{
     AuthenticatedUser, Identity, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, Task,
-    TaskId, TaskPatch, UserSource,
+    TaskId, TaskPatch, TaskPriority, UserSource,
 };
 use crate::migrations;
 use crate::time::Timestamp;
 use anyhow::{Context, anyhow};
 
-const TASK_COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+const TASK_COLUMNS: &str =
+    "id, user_id, title, description, completed, priority, created_at, updated_at";
 
 /// Whom the statements run for: the verified user, where users are known from, and the
 /// token's identity (recorded on a user's first sight in `auto` mode).
@@ -294,17 +295,29 @@ pub fn list_sql(query: &ListQuery, source: UserSource) -> String {
         StatusFilter::Pending => " AND completed = 0",
         StatusFilter::Completed => " AND completed = 1",
     };
+    // A filter on priorities reads the sort's own index and skips the rows of other
+    // priorities (`+` keeps SQLite from seeking an index by priority and then sorting): one
+    // index per sort order instead of one per combination, and a page costs in proportion to
+    // the rows passed over to fill it. The ranks are the enum's, never the client's text.
+    let priorities = match query.priority.ranks() {
+        None => String::new(),
+        Some(ranks) => {
+            let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
+            format!(" AND +priority IN ({})", ranks.join(", "))
+        }
+    };
     let key = match query.sort {
         SortKey::Created => "created_at",
         SortKey::Updated => "updated_at",
         SortKey::Title => "title COLLATE NOCASE",
+        SortKey::Priority => "priority",
     };
     let direction = match query.order {
         SortOrder::Asc => "ASC",
         SortOrder::Desc => "DESC",
     };
     format!(
-        "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1{filter} \
+        "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1{filter}{priorities} \
          ORDER BY {key} {direction}, id {direction} LIMIT ?2 OFFSET ?3",
         guard_columns(source, 1)
     )
@@ -368,8 +381,9 @@ pub fn create_task(
     // `INSERT … SELECT … WHERE` so the guard decides whether anything is written; the WHERE
     // also keeps SQLite from reading ON CONFLICT as part of the SELECT.
     let sql = format!(
-        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at, \
-         idempotency_key, request_hash) SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7 WHERE {} \
+        "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
+         updated_at, idempotency_key, request_hash) SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7 \
+         WHERE {} \
          ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {TASK_COLUMNS}",
         guard_condition(account.source, 1)
@@ -385,6 +399,7 @@ pub fn create_task(
                 now.as_micros().into(),
                 idempotency.map(|i| i.key).into(),
                 idempotency.map(|i| i.request_hash).into(),
+                task.priority.rank().into(),
             ],
         )?;
         Ok(written(single(rows)?))
@@ -459,6 +474,7 @@ pub fn update_task(
            title = coalesce(?3, title), \
            description = CASE WHEN ?4 THEN ?5 ELSE description END, \
            completed = coalesce(?6, completed), \
+           priority = coalesce(?9, priority), \
            updated_at = max(?7, updated_at + 1) \
          WHERE id = ?1 AND user_id = ?2 \
            AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) AND {} \
@@ -477,6 +493,7 @@ pub fn update_task(
                 patch.completed.into(),
                 now.as_micros().into(),
                 expected_param(expected),
+                patch.priority.map(TaskPriority::rank).into(),
             ],
         )?;
         Ok(written(single(rows)?))
@@ -672,11 +689,12 @@ fn task_from_row(row: &Row) -> Result<Task, StoreError> {
             title,
             description,
             completed,
+            priority,
             created_at,
             updated_at,
         ] = row.as_slice()
         else {
-            return Err(anyhow!("expected 7 columns, got {}", row.len()));
+            return Err(anyhow!("expected 8 columns, got {}", row.len()));
         };
         let integer = |value: &Value, name: &str| match value {
             Value::Integer(n) => Ok(*n),
@@ -695,6 +713,10 @@ fn task_from_row(row: &Row) -> Result<Task, StoreError> {
                 other => Some(text(other, "description")?),
             },
             completed: integer(completed, "completed")? != 0,
+            priority: {
+                let rank = integer(priority, "priority")?;
+                TaskPriority::from_rank(rank).ok_or_else(|| anyhow!("priority is {rank}"))?
+            },
             created_at: Timestamp::from_micros(integer(created_at, "created_at")?),
             updated_at: Timestamp::from_micros(integer(updated_at, "updated_at")?),
         })
@@ -740,6 +762,7 @@ mod tests {
             title: TaskTitle::parse(title).unwrap(),
             description: None,
             completed: false,
+            priority: TaskPriority::None,
         }
     }
 
@@ -845,6 +868,7 @@ mod tests {
                 title: TaskTitle::parse("t").unwrap(),
                 description: Some(TaskDescription::parse("d").unwrap()),
                 completed: false,
+                priority: TaskPriority::None,
             },
             at(100),
         )
@@ -1182,6 +1206,7 @@ mod statement_count_tests {
             title: crate::domain::TaskTitle::parse("t").unwrap(),
             description: None,
             completed: false,
+            priority: TaskPriority::None,
         };
         // A fresh database: the first create fails on the missing table, migrates, retries.
         let Created::New(created) = create_task(&db, &account, &task, None, now).unwrap() else {
@@ -1233,6 +1258,7 @@ mod statement_count_tests {
             title: crate::domain::TaskTitle::parse("t").unwrap(),
             description: None,
             completed: false,
+            priority: TaskPriority::None,
         };
         create_task(&db, &account, &task, None, Timestamp::from_micros(7)).unwrap();
         let rows = db.execute("SELECT id, created_at FROM users", &[]).unwrap();

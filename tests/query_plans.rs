@@ -6,7 +6,8 @@
 
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{
-    ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskPatch, TaskTitle,
+    ListQuery, NewTask, PriorityFilter, SortKey, SortOrder, StatusFilter, TaskPatch, TaskPriority,
+    TaskTitle,
 };
 use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
@@ -95,53 +96,70 @@ fn index_columns(db: &Sqlite, index: &str) -> Vec<String> {
     inside.split(',').map(|c| c.trim().to_owned()).collect()
 }
 
+/// Every filter (status, priorities) with every sort and order: the list reads the index of
+/// its status and sort key, in order. A priority filter does not pick another index; it skips
+/// rows of the sort's index (`+priority`), so no combination sorts.
 #[test]
 fn every_list_query_reads_one_user_index_in_order() {
     let db = migrated();
     let mut checked = 0;
+    let priority_filters = [
+        PriorityFilter::any(),
+        PriorityFilter::only(&[TaskPriority::High]),
+        PriorityFilter::only(&[TaskPriority::None, TaskPriority::Medium]),
+    ];
     for status in [
         StatusFilter::All,
         StatusFilter::Pending,
         StatusFilter::Completed,
     ] {
-        for sort in [SortKey::Created, SortKey::Updated, SortKey::Title] {
-            for (order, source) in [SortOrder::Asc, SortOrder::Desc].into_iter().zip(SOURCES) {
-                let query = ListQuery {
-                    status,
-                    sort,
-                    order,
-                    ..ListQuery::default()
-                };
-                let sql = store::list_sql(&query, source);
-                let bound = match status {
-                    StatusFilter::All => "(user_id=?)",
-                    StatusFilter::Pending | StatusFilter::Completed => {
-                        "(user_id=? AND completed=?)"
-                    }
-                };
-                let plan = assert_plan(&db, &sql, bound);
-                let detail = plan.iter().find(|d| d.starts_with("SEARCH tasks")).unwrap();
-                // The index continues with exactly the sort key (then the rowid, which is the id
-                // that breaks ties), so its order is the ORDER BY.
-                let key = match sort {
-                    SortKey::Created => "created_at",
-                    SortKey::Updated => "updated_at",
-                    SortKey::Title => "title COLLATE NOCASE",
-                };
-                let expected: Vec<&str> = match status {
-                    StatusFilter::All => vec!["user_id", key],
-                    _ => vec!["user_id", "completed", key],
-                };
-                assert_eq!(
-                    index_columns(&db, index_of(detail)),
-                    expected,
-                    "{sql}\n{plan:#?}"
-                );
-                checked += 1;
+        for priority in priority_filters {
+            for sort in [
+                SortKey::Created,
+                SortKey::Updated,
+                SortKey::Title,
+                SortKey::Priority,
+            ] {
+                for (order, source) in [SortOrder::Asc, SortOrder::Desc].into_iter().zip(SOURCES) {
+                    let query = ListQuery {
+                        status,
+                        priority,
+                        sort,
+                        order,
+                        ..ListQuery::default()
+                    };
+                    let sql = store::list_sql(&query, source);
+                    let bound = match status {
+                        StatusFilter::All => "(user_id=?)",
+                        StatusFilter::Pending | StatusFilter::Completed => {
+                            "(user_id=? AND completed=?)"
+                        }
+                    };
+                    let plan = assert_plan(&db, &sql, bound);
+                    let detail = plan.iter().find(|d| d.starts_with("SEARCH tasks")).unwrap();
+                    // The index continues with exactly the sort key (then the rowid, which is
+                    // the id that breaks ties), so its order is the ORDER BY.
+                    let key = match sort {
+                        SortKey::Created => "created_at",
+                        SortKey::Updated => "updated_at",
+                        SortKey::Title => "title COLLATE NOCASE",
+                        SortKey::Priority => "priority",
+                    };
+                    let expected: Vec<&str> = match status {
+                        StatusFilter::All => vec!["user_id", key],
+                        _ => vec!["user_id", "completed", key],
+                    };
+                    assert_eq!(
+                        index_columns(&db, index_of(detail)),
+                        expected,
+                        "{sql}\n{plan:#?}"
+                    );
+                    checked += 1;
+                }
             }
         }
     }
-    assert_eq!(checked, 18);
+    assert_eq!(checked, 3 * 3 * 4 * 2);
 }
 
 #[test]
@@ -155,6 +173,7 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
         title: TaskTitle::parse("t").unwrap(),
         description: None,
         completed: false,
+        priority: TaskPriority::None,
     };
     let key = IdempotencyKey {
         key: "k",

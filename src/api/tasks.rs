@@ -2,7 +2,7 @@
 
 use super::json_body;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
-use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
+use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::message::{Request, Response, empty, json};
@@ -122,13 +122,20 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 }
 
 /// What makes two creates "the same request": the parsed task, not its JSON spelling, so a
-/// retry that re-serialises the body differently still matches.
+/// retry that re-serialises the body differently still matches. A field added later joins
+/// the hash only when it is not its default, so a key stored before the field existed still
+/// matches the same retry.
 fn request_hash(task: &NewTask) -> String {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         task.title.as_str(),
         task.description.as_ref().map(|d| d.as_str()),
         task.completed
     ]);
+    if task.priority != TaskPriority::None
+        && let Some(fields) = canonical.as_array_mut()
+    {
+        fields.push(task.priority.as_str().into());
+    }
     hmac_sha256::Hash::hash(canonical.to_string().as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

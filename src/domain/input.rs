@@ -2,7 +2,7 @@
 //! reported at once.
 
 use super::invalid::{FieldError, Invalid};
-use super::task::{TaskDescription, TaskTitle};
+use super::task::{TaskDescription, TaskPriority, TaskTitle};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
@@ -13,6 +13,7 @@ pub struct NewTask {
     pub title: TaskTitle,
     pub description: Option<TaskDescription>,
     pub completed: bool,
+    pub priority: TaskPriority,
 }
 
 /// The body of an update: only the fields present change. `description: null` clears it.
@@ -21,6 +22,7 @@ pub struct TaskPatch {
     pub title: Option<TaskTitle>,
     pub description: Option<Option<TaskDescription>>,
     pub completed: Option<bool>,
+    pub priority: Option<TaskPriority>,
 }
 
 impl NewTask {
@@ -36,11 +38,16 @@ impl NewTask {
         };
         let description = fields.description.into_description(&mut errors).flatten();
         let completed = fields.completed.into_bool(&mut errors).unwrap_or(false);
+        let priority = fields
+            .priority
+            .into_priority(&mut errors)
+            .unwrap_or_default();
         match title {
             Some(title) if errors.is_empty() => Ok(Self {
                 title,
                 description,
                 completed,
+                priority,
             }),
             _ => Err(Invalid(errors)),
         }
@@ -57,11 +64,13 @@ impl TaskPatch {
         };
         let description = fields.description.into_description(&mut errors);
         let completed = fields.completed.into_bool(&mut errors);
+        let priority = fields.priority.into_priority(&mut errors);
         if errors.is_empty() {
             Ok(Self {
                 title,
                 description,
                 completed,
+                priority,
             })
         } else {
             Err(Invalid(errors))
@@ -85,11 +94,12 @@ fn present_title(field: Field, errors: &mut Vec<FieldError>) -> Option<TaskTitle
     }
 }
 
-/// The three fields we read, each absent or present with whatever JSON value was sent.
+/// The fields we read, each absent or present with whatever JSON value was sent.
 struct Fields {
     title: Field,
     description: Field,
     completed: Field,
+    priority: Field,
 }
 
 enum Field {
@@ -112,6 +122,23 @@ impl Field {
             },
             Self::Present(_) => {
                 errors.push(FieldError::new("description", "must be a string or null"));
+                None
+            }
+        }
+    }
+
+    fn into_priority(self, errors: &mut Vec<FieldError>) -> Option<TaskPriority> {
+        match self {
+            Self::Absent => None,
+            Self::Present(Value::String(raw)) => match TaskPriority::parse(&raw) {
+                Ok(priority) => Some(priority),
+                Err(message) => {
+                    errors.push(FieldError::new("priority", message));
+                    None
+                }
+            },
+            Self::Present(_) => {
+                errors.push(FieldError::new("priority", TaskPriority::EXPECTED));
                 None
             }
         }
@@ -144,12 +171,14 @@ impl Fields {
             title: Field::Absent,
             description: Field::Absent,
             completed: Field::Absent,
+            priority: Field::Absent,
         };
         for (key, value) in object.0 {
             let slot = match key.as_str() {
                 "title" => &mut fields.title,
                 "description" => &mut fields.description,
                 "completed" => &mut fields.completed,
+                "priority" => &mut fields.priority,
                 // Unknown fields are ignored, as clients generated from older schemas send them.
                 _ => continue,
             };
@@ -222,6 +251,21 @@ mod tests {
         .unwrap();
         assert_eq!(task.description.unwrap().as_str(), "d");
         assert!(task.completed);
+    }
+
+    #[test]
+    fn priority_is_optional_strict_and_patchable() {
+        let task = NewTask::from_json(br#"{"title":"t"}"#).unwrap();
+        assert_eq!(task.priority, TaskPriority::None);
+        let task = NewTask::from_json(br#"{"title":"t","priority":"high"}"#).unwrap();
+        assert_eq!(task.priority, TaskPriority::High);
+        for bad in [r#""HIGH""#, "null", "3", r#""urgent""#, "[]"] {
+            let body = format!(r#"{{"title":"t","priority":{bad}}}"#);
+            assert_eq!(fields_of(&body), ["priority"], "{body}");
+        }
+        let patch = TaskPatch::from_json(br#"{"priority":"low"}"#).unwrap();
+        assert_eq!(patch.priority, Some(TaskPriority::Low));
+        assert_eq!(TaskPatch::from_json(b"{}").unwrap().priority, None);
     }
 
     #[test]

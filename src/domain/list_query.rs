@@ -1,6 +1,7 @@
 //! The list endpoint's query string: filter, sort, order and page.
 
 use super::invalid::{FieldError, Invalid};
+use super::task::TaskPriority;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
@@ -14,11 +15,51 @@ pub enum StatusFilter {
     Completed,
 }
 
+/// `priority=`: the priorities a listed task may have (one or several, comma-separated), or
+/// any. A set, so `high,high` is `high` and the order of the names does not matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PriorityFilter(u8);
+
+impl PriorityFilter {
+    pub fn any() -> Self {
+        Self(0)
+    }
+
+    pub fn only(priorities: &[TaskPriority]) -> Self {
+        Self(priorities.iter().fold(0, |set, p| set | 1 << p.rank()))
+    }
+
+    /// The ranks allowed, ascending; `None` when any priority is.
+    pub fn ranks(self) -> Option<Vec<i64>> {
+        if self.0 == 0 || self.0 == 0b1111 {
+            return None;
+        }
+        Some(
+            TaskPriority::ALL
+                .into_iter()
+                .filter(|p| self.0 & (1 << p.rank()) != 0)
+                .map(TaskPriority::rank)
+                .collect(),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     Created,
     Updated,
     Title,
+    Priority,
+}
+
+impl SortKey {
+    /// Newest first for times, A→Z for titles, most important first for priorities.
+    pub const fn default_order(self) -> SortOrder {
+        match self {
+            Self::Title => SortOrder::Asc,
+            Self::Created | Self::Updated | Self::Priority => SortOrder::Desc,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +71,7 @@ pub enum SortOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListQuery {
     pub status: StatusFilter,
+    pub priority: PriorityFilter,
     pub sort: SortKey,
     pub order: SortOrder,
     pub limit: u32,
@@ -40,6 +82,7 @@ impl Default for ListQuery {
     fn default() -> Self {
         Self {
             status: StatusFilter::All,
+            priority: PriorityFilter::any(),
             sort: SortKey::Created,
             order: SortOrder::Desc,
             limit: DEFAULT_LIMIT,
@@ -49,13 +92,14 @@ impl Default for ListQuery {
 }
 
 impl ListQuery {
-    /// Parses `status`, `sort`, `order`, `limit` and `offset`. Unknown parameters are ignored;
+    /// Parses `status`, `priority`, `sort`, `order`, `limit` and `offset`. Unknown parameters are ignored;
     /// a known one given twice, or with a value outside its range, is a 422.
     pub fn parse(query: &str) -> Result<Self, Invalid> {
         if query.len() > MAX_QUERY_BYTES {
             return Err(Invalid::field("query", "query string is too long"));
         }
         let mut status = None;
+        let mut priority = None;
         let mut sort = None;
         let mut order = None;
         let mut limit = None;
@@ -72,6 +116,7 @@ impl ListQuery {
             };
             let parsed = match key.as_str() {
                 "status" => set_once(&mut status, parse_status(&value)),
+                "priority" => set_once(&mut priority, parse_priorities(&value)),
                 "sort" => set_once(&mut sort, parse_sort(&value)),
                 "order" => set_once(&mut order, parse_order(&value)),
                 "limit" => set_once(&mut limit, parse_limit(&value)),
@@ -88,12 +133,9 @@ impl ListQuery {
         let sort = sort.unwrap_or(SortKey::Created);
         Ok(Self {
             status: status.unwrap_or(StatusFilter::All),
+            priority: priority.unwrap_or_default(),
             sort,
-            // Newest first for times, A→Z for titles.
-            order: order.unwrap_or(match sort {
-                SortKey::Title => SortOrder::Asc,
-                SortKey::Created | SortKey::Updated => SortOrder::Desc,
-            }),
+            order: order.unwrap_or(sort.default_order()),
             limit: limit.unwrap_or(DEFAULT_LIMIT),
             offset: offset.unwrap_or(0),
         })
@@ -117,12 +159,22 @@ fn parse_status(value: &str) -> Result<StatusFilter, &'static str> {
     }
 }
 
+fn parse_priorities(value: &str) -> Result<PriorityFilter, &'static str> {
+    const MESSAGE: &str = "must be one or more of none, low, medium, high, comma-separated";
+    let priorities = value
+        .split(',')
+        .map(|name| TaskPriority::parse(name).map_err(|_| MESSAGE))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PriorityFilter::only(&priorities))
+}
+
 fn parse_sort(value: &str) -> Result<SortKey, &'static str> {
     match value {
         "created" => Ok(SortKey::Created),
         "updated" => Ok(SortKey::Updated),
         "title" => Ok(SortKey::Title),
-        _ => Err("must be one of created, updated, title"),
+        "priority" => Ok(SortKey::Priority),
+        _ => Err("must be one of created, updated, title, priority"),
     }
 }
 
@@ -192,6 +244,35 @@ mod tests {
     }
 
     #[test]
+    fn priority_filters_are_sets_of_names() {
+        let q = ListQuery::parse("priority=high").unwrap();
+        assert_eq!(q.priority.ranks(), Some(vec![3]));
+        let q = ListQuery::parse("priority=high%2Clow,high").unwrap();
+        assert_eq!(q.priority.ranks(), Some(vec![1, 3]));
+        let q = ListQuery::parse("priority=none,low,medium,high").unwrap();
+        assert_eq!(q.priority.ranks(), None);
+        assert_eq!(ListQuery::parse("").unwrap().priority.ranks(), None);
+        for bad in [
+            "priority=",
+            "priority=high,",
+            "priority=HIGH",
+            "priority=,low",
+            "priority=urgent",
+        ] {
+            assert_eq!(invalid_fields(bad), ["priority"], "{bad}");
+        }
+        assert_eq!(invalid_fields("priority=low&priority=high"), ["priority"]);
+    }
+
+    #[test]
+    fn priority_sorts_most_important_first_by_default() {
+        let q = ListQuery::parse("sort=priority").unwrap();
+        assert_eq!((q.sort, q.order), (SortKey::Priority, SortOrder::Desc));
+        let q = ListQuery::parse("sort=priority&order=asc").unwrap();
+        assert_eq!(q.order, SortOrder::Asc);
+    }
+
+    #[test]
     fn defaults() {
         assert_eq!(ListQuery::parse("").unwrap(), ListQuery::default());
         let defaults = ListQuery::default();
@@ -217,12 +298,15 @@ mod tests {
 
     #[test]
     fn every_parameter() {
-        let q =
-            ListQuery::parse("status=completed&sort=updated&order=asc&limit=100&offset=7").unwrap();
+        let q = ListQuery::parse(
+            "status=completed&priority=low&sort=updated&order=asc&limit=100&offset=7",
+        )
+        .unwrap();
         assert_eq!(
             q,
             ListQuery {
                 status: StatusFilter::Completed,
+                priority: PriorityFilter::only(&[TaskPriority::Low]),
                 sort: SortKey::Updated,
                 order: SortOrder::Asc,
                 limit: 100,
@@ -258,7 +342,7 @@ mod tests {
     #[test]
     fn bad_values_are_422() {
         assert_eq!(invalid_fields("status=done"), ["status"]);
-        assert_eq!(invalid_fields("sort=priority"), ["sort"]);
+        assert_eq!(invalid_fields("sort=importance"), ["sort"]);
         assert_eq!(invalid_fields("order=up"), ["order"]);
         assert_eq!(invalid_fields("status=PENDING"), ["status"]);
         for limit in [

@@ -8,6 +8,6 @@ pub mod user;
 
 pub use input::{NewTask, TaskPatch};
 pub use invalid::{FieldError, Invalid};
-pub use list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
-pub use task::{Task, TaskDescription, TaskId, TaskTitle};
+pub use list_query::{ListQuery, PriorityFilter, SortKey, SortOrder, StatusFilter};
+pub use task::{Task, TaskDescription, TaskId, TaskPriority, TaskTitle};
 pub use user::{AuthenticatedUser, Identity, PathUserId, UserSource};

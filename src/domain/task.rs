@@ -78,6 +78,47 @@ impl TaskDescription {
     }
 }
 
+/// How important a task is. Stored as its rank (0–3), so that `sort=priority` is an index
+/// order; shown and accepted as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskPriority {
+    #[default]
+    None,
+    Low,
+    Medium,
+    High,
+}
+
+impl TaskPriority {
+    pub const ALL: [Self; 4] = [Self::None, Self::Low, Self::Medium, Self::High];
+    pub const EXPECTED: &'static str = "must be one of none, low, medium, high";
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+            .ok_or(Self::EXPECTED)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub const fn rank(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+}
+
 /// A stored task, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Task {
@@ -86,6 +127,7 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub priority: TaskPriority,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -112,6 +154,24 @@ mod tests {
         ] {
             assert_eq!(TaskId::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn priorities_are_exactly_their_names_and_ranks() {
+        for (rank, priority) in TaskPriority::ALL.into_iter().enumerate() {
+            assert_eq!(TaskPriority::parse(priority.as_str()), Ok(priority));
+            assert_eq!(TaskPriority::from_rank(rank as i64), Some(priority));
+            assert_eq!(priority.rank(), rank as i64);
+        }
+        for bad in ["", "High", " high", "urgent", "0", "none "] {
+            assert!(TaskPriority::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(TaskPriority::from_rank(4), None);
+        assert_eq!(TaskPriority::default(), TaskPriority::None);
+        assert_eq!(
+            serde_json::to_string(&TaskPriority::Medium).unwrap(),
+            "\"medium\""
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use task_api_testkit::rng::Rng;
 struct Model {
     title: String,
     completed: bool,
+    priority: &'static str,
 }
+
+const PRIORITIES: [&str; 4] = ["none", "low", "medium", "high"];
 
 const USERS: [&str; 4] = ["iso-ann", "iso-ben", "iso-cat", "iso-dan"];
 
@@ -48,7 +51,12 @@ fn random_operations_never_cross_users() {
         let response = match rng.below(6) {
             0 => {
                 let title = format!("task {step}");
-                let r = server.post(&format!("/api/{user}/tasks"), t, json!({"title": title}));
+                let priority = *rng.pick(&PRIORITIES);
+                let r = server.post(
+                    &format!("/api/{user}/tasks"),
+                    t,
+                    json!({"title": title, "priority": priority}),
+                );
                 assert_eq!(r.status, 201, "{context}");
                 model.insert(
                     r.json()["id"].as_i64().unwrap(),
@@ -57,6 +65,7 @@ fn random_operations_never_cross_users() {
                         Model {
                             title,
                             completed: false,
+                            priority,
                         },
                     ),
                 );
@@ -70,9 +79,10 @@ fn random_operations_never_cross_users() {
                         assert_eq!(
                             (
                                 r.json()["title"].as_str().unwrap(),
-                                r.json()["completed"].as_bool().unwrap()
+                                r.json()["completed"].as_bool().unwrap(),
+                                r.json()["priority"].as_str().unwrap()
                             ),
-                            (m.title.as_str(), m.completed)
+                            (m.title.as_str(), m.completed, m.priority)
                         );
                     }
                     _ => assert_eq!(r.status, 404, "{context}"),
@@ -81,10 +91,12 @@ fn random_operations_never_cross_users() {
             }
             2 => {
                 let title = format!("renamed {step}");
-                let r = server.patch(&item, t, json!({"title": title}));
+                let priority = *rng.pick(&PRIORITIES);
+                let r = server.patch(&item, t, json!({"title": title, "priority": priority}));
                 if mine {
                     assert_eq!(r.status, 200, "{context}");
-                    model.get_mut(&id).unwrap().1.title = title;
+                    let m = &mut model.get_mut(&id).unwrap().1;
+                    (m.title, m.priority) = (title, priority);
                 } else {
                     assert_eq!(r.status, 404, "{context}");
                 }
@@ -113,8 +125,26 @@ fn random_operations_never_cross_users() {
             }
             _ => {
                 let status = ["all", "pending", "completed"][rng.below(3)];
+                // Sometimes only some priorities: a random non-empty subset.
+                let wanted: Vec<&str> = if rng.chance(50) {
+                    PRIORITIES.to_vec()
+                } else {
+                    let subset: Vec<&str> = PRIORITIES
+                        .iter()
+                        .copied()
+                        .filter(|_| rng.chance(50))
+                        .collect();
+                    if subset.is_empty() {
+                        vec![*rng.pick(&PRIORITIES)]
+                    } else {
+                        subset
+                    }
+                };
                 let r = server.get(
-                    &format!("/api/{user}/tasks?status={status}&limit=100&sort=created&order=asc"),
+                    &format!(
+                        "/api/{user}/tasks?status={status}&priority={}&limit=100&sort=created&order=asc",
+                        wanted.join(",")
+                    ),
                     t,
                 );
                 assert_eq!(r.status, 200, "{context}");
@@ -128,7 +158,9 @@ fn random_operations_never_cross_users() {
                 let expected: Vec<i64> = model
                     .iter()
                     .filter(|(_, (owner, m))| {
-                        *owner == who && (status == "all" || (status == "completed") == m.completed)
+                        *owner == who
+                            && (status == "all" || (status == "completed") == m.completed)
+                            && wanted.contains(&m.priority)
                     })
                     .map(|(id, _)| *id)
                     .collect();

@@ -13,6 +13,7 @@ mod host;
 mod hostile;
 mod isolation;
 mod jwks;
+mod priority;
 mod routes;
 mod runtimes;
 mod users;

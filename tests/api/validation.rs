@@ -62,7 +62,7 @@ fn create_validation() {
         201
     );
     assert_eq!(
-        post(json!({"title": "t", "description": null, "completed": true, "priority": 3})).status,
+        post(json!({"title": "t", "description": null, "completed": true, "colour": 3})).status,
         201
     );
     assert_eq!(
@@ -217,7 +217,7 @@ fn list_parameters_are_validated() {
     let t = token("alice");
     for (query, field) in [
         ("status=done", "status"),
-        ("sort=priority", "sort"),
+        ("sort=importance", "sort"),
         ("order=random", "order"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),

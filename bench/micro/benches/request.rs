@@ -12,7 +12,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Method, StatusCode};
 use std::hint::black_box;
-use task_api::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
+use task_api::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
 use task_api::router::{Resource, Route, TaskAction};
 use task_api::time::Timestamp;
 
@@ -34,6 +34,7 @@ fn page() -> Vec<Task> {
             description: (i % 3 != 0)
                 .then(|| format!("Notes for task {i}, with enough words to be a realistic note.")),
             completed: i % 4 == 0,
+            priority: TaskPriority::ALL[i as usize % 4],
             created_at: Timestamp::from_micros(base + i * 61_000_123),
             updated_at: Timestamp::from_micros(base + i * 61_000_123 + 5_000_001),
         })

@@ -26,7 +26,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
-use task_api::domain::{ListQuery, SortKey, SortOrder, StatusFilter};
+use task_api::domain::{ListQuery, SortKey, StatusFilter};
 use task_api::migrations::{self, MIGRATIONS};
 use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
@@ -78,7 +78,7 @@ fn main() {
             let query = ListQuery {
                 status,
                 sort,
-                order: default_order(sort),
+                order: sort.default_order(),
                 ..ListQuery::default()
             };
             for (size, db) in &databases {
@@ -129,13 +129,6 @@ fn main() {
     // `--test` runs each benchmark once and saves no estimates.
     if !std::env::args().any(|arg| arg == "--test") {
         print_ratios();
-    }
-}
-
-fn default_order(sort: SortKey) -> SortOrder {
-    match sort {
-        SortKey::Title => SortOrder::Asc,
-        SortKey::Created | SortKey::Updated => SortOrder::Desc,
     }
 }
 
