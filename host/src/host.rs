@@ -580,7 +580,10 @@ token = "{{ token }}"
         let state = manifest.parent().unwrap().join("state");
         let mut opts = HostOptions::new(&manifest);
         opts.state_dir = Some(state.clone());
-        opts.sqlite = vec!["CREATE TABLE t (x); INSERT INTO t VALUES (42)".into()];
+        opts.sqlite = vec![
+            "CREATE TABLE t (x)".into(),
+            "INSERT INTO t VALUES (42)".into(),
+        ];
         let host = start(opts.clone()).await.unwrap();
         host.shutdown().await.unwrap();
         let conn = rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap();
@@ -588,6 +591,7 @@ token = "{{ token }}"
         assert_eq!(x, 42);
 
         // The same statement again fails: the table exists now.
+        opts.sqlite.truncate(1);
         let e = start(opts).await.err().unwrap().to_string();
         assert!(e.starts_with("--sqlite statement failed: "), "{e}");
         assert!(e.contains("already exists"), "{e}");
@@ -611,7 +615,10 @@ token = "{{ token }}"
         let mut opts = HostOptions::new(&manifest);
         opts.state_dir = Some(dir.join("state"));
         opts.runtime_config = Some(rc.clone());
-        opts.sqlite = vec!["CREATE TABLE t (x); INSERT INTO t VALUES (7)".into()];
+        opts.sqlite = vec![
+            "CREATE TABLE t (x)".into(),
+            "INSERT INTO t VALUES (7)".into(),
+        ];
         let host = start(opts.clone()).await.unwrap();
         assert_eq!(
             host.sqlite_databases(),

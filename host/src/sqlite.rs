@@ -453,11 +453,13 @@ mod tests {
     }
 
     #[test]
-    fn startup_sql_runs_batches_and_reports_failures_in_one_line() {
+    fn startup_sql_runs_files_whole_raw_arguments_as_one_statement_and_reports_failures() {
         let dir = temp_dir("startup");
         let dbs = Databases::new(&dir, ResultLimits::default());
-        dbs.run_startup_sql("CREATE TABLE a (x); INSERT INTO a VALUES (1);")
+        // As in Spin: of a raw argument only the first statement runs.
+        dbs.run_startup_sql("CREATE TABLE a (x); INSERT INTO a VALUES (0);")
             .unwrap();
+        dbs.run_startup_sql("INSERT INTO a VALUES (1)").unwrap();
         let file = dir.join("init.sql");
         std::fs::write(
             &file,
