@@ -97,10 +97,16 @@ fn take_value(
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut it = args.iter().cloned();
-    let sub = match it.next() {
-        None => return Ok(Command::Help),
-        Some(s) => s,
+    let sub = args.first().cloned();
+    // `cargo up` is `cargo run … -- up`, so `cargo up -- --help` (the habit from `cargo run`)
+    // hands the host a `--` right after the subcommand: it separates nothing here.
+    let rest = match args.get(1).map(String::as_str) {
+        Some("--") => &args[2..],
+        _ => args.get(1..).unwrap_or(&[]),
+    };
+    let mut it = rest.iter().cloned();
+    let Some(sub) = sub else {
+        return Ok(Command::Help);
     };
     match sub.as_str() {
         "-h" | "--help" | "help" => Ok(Command::Help),
@@ -416,6 +422,19 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
+    }
+
+    /// `cargo up -- --listen …` and `cargo token -- alice` (cargo run's habit) mean the same
+    /// as without the `--`.
+    #[test]
+    fn a_separator_after_the_subcommand_is_ignored() {
+        assert_eq!(
+            parse(&args("up -- --listen 0.0.0.0:1 --no-build")),
+            parse(&args("up --listen 0.0.0.0:1 --no-build"))
+        );
+        assert_eq!(parse(&args("up -- --help")), Ok(Command::Help));
+        assert_eq!(parse(&args("token -- alice")), parse(&args("token alice")));
+        assert!(parse(&args("up --listen 0.0.0.0:1 --")).is_err());
     }
 
     #[test]
