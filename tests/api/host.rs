@@ -1,7 +1,7 @@
 //! What the host does for the component: state that survives a restart, `--sqlite`
 //! migrations, database grants, and the component's world.
 
-use super::support::{Server, TempDir, manifest_copy, root};
+use super::support::{Server, TempDir, manifest_copy, root, titles};
 use super::tokens::token;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -82,14 +82,10 @@ fn a_raw_sqlite_argument_runs_only_its_first_statement() {
              ('two', 'second', 0, 1700000000000001, 1700000000000001)",
         )
         .start();
-    let listed = server.get("/api/two/tasks", &token("two")).json();
-    let titles: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, ["first"]);
+    assert_eq!(
+        titles(&server.get("/api/two/tasks", &token("two"))),
+        ["first"]
+    );
 }
 
 #[test]

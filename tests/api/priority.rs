@@ -2,20 +2,9 @@
 //! them upgraded in place.
 
 use super::client::Request;
-use super::support::{Server, root};
+use super::support::{Server, root, titles};
 use super::tokens::token;
 use serde_json::{Value, json};
-
-fn titles(response: &super::client::Response) -> Vec<String> {
-    assert_eq!(response.status, 200, "{:?}", response.text());
-    response
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["title"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn priority_defaults_to_none_is_strict_and_can_change() {

@@ -110,17 +110,8 @@ fn list_filters_sorts_and_pages() {
         .collect();
     server.toggle("bob", ids[2], &t); // cherry done
 
-    let titles = |query: &str| -> Vec<String> {
-        let response = server.get(&format!("/api/bob/tasks?{query}"), &t);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        response
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|task| task["title"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let titles =
+        |query: &str| super::support::titles(&server.get(&format!("/api/bob/tasks?{query}"), &t));
     assert_eq!(
         titles(""),
         ["date", "cherry", "Apple", "banana"],

@@ -8,3 +8,15 @@ pub use task_api_testkit::{Runtime, Server, TempDir, build_component_once, root}
 pub fn runtime() -> &'static Runtime {
     Runtime::current()
 }
+
+/// The titles of a list response, in order; the response must be a 200.
+pub fn titles(response: &task_api_testkit::client::Response) -> Vec<String> {
+    assert_eq!(response.status, 200, "{}", response.text());
+    response
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|task| task["title"].as_str().expect("a title").to_owned())
+        .collect()
+}
