@@ -164,6 +164,12 @@ mod tests {
             description: None,
             completed: false,
             priority: crate::domain::TaskPriority::None,
+            tags: Default::default(),
+            due_at: None,
+            remind_at: None,
+            recurrence: None,
+            time_zone: Default::default(),
+            next_task_id: None,
             created_at: Timestamp::from_micros(1),
             updated_at: Timestamp::from_micros(1234),
         }

@@ -21,6 +21,7 @@ pub mod router;
 #[cfg(any(test, feature = "rusqlite"))]
 pub mod sqlite;
 pub mod store;
+pub mod task_writes;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_priority.sql",
         sql: include_str!("../migrations/0007_priority.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_schedule_tags_search.sql",
+        sql: include_str!("../migrations/0008_schedule_tags_search.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -26,6 +26,8 @@ pub enum TaskAction {
     Update(Option<TaskId>),
     Delete(Option<TaskId>),
     Toggle(Option<TaskId>),
+    /// The user's tags with their task counts.
+    Tags,
 }
 
 /// A path the API knows, whatever the method.
@@ -37,6 +39,7 @@ pub enum Resource {
     Collection(PathUserId),
     Item(PathUserId, Option<TaskId>),
     Toggle(PathUserId, Option<TaskId>),
+    Tags(PathUserId),
 }
 
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
@@ -69,6 +72,9 @@ impl Resource {
                     _ => return Err(not_found()),
                 }
             }
+            ["api", user, "tags"] => {
+                Self::Tags(PathUserId::from_segment(user).ok_or_else(not_found)?)
+            }
             _ => return Err(not_found()),
         })
     }
@@ -76,7 +82,7 @@ impl Resource {
     /// The methods this resource answers (besides `OPTIONS`), for `Allow` and CORS.
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Self::Health | Self::OpenApi | Self::Docs => READ_ONLY,
+            Self::Health | Self::OpenApi | Self::Docs | Self::Tags(_) => READ_ONLY,
             Self::Collection(_) => COLLECTION_METHODS,
             Self::Item(..) => ITEM_METHODS,
             Self::Toggle(..) => TOGGLE_METHODS,
@@ -92,6 +98,7 @@ impl Resource {
             Self::Collection(_) => "/api/{user_id}/tasks",
             Self::Item(..) => "/api/{user_id}/tasks/{id}",
             Self::Toggle(..) => "/api/{user_id}/tasks/{id}/complete",
+            Self::Tags(_) => "/api/{user_id}/tags",
         }
     }
 
@@ -116,6 +123,7 @@ impl Resource {
             }
             (Self::Item(owner, id), &Method::DELETE) => (owner, TaskAction::Delete(id)),
             (Self::Toggle(owner, id), &Method::PATCH) => (owner, TaskAction::Toggle(id)),
+            (Self::Tags(owner), &Method::GET) => (owner, TaskAction::Tags),
             _ => return Err(ApiError::MethodNotAllowed(allowed)),
         };
         Ok(Route::Tasks {

@@ -11,15 +11,20 @@
 
 use crate::db::{Database, DbError, Row, Value};
 use crate::domain::{
-    AuthenticatedUser, Identity, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, Task,
-    TaskId, TaskPatch, TaskPriority, UserSource,
+    AuthenticatedUser, Frequency, Identity, Interval, ListQuery, NewTask, Recurrence, Series,
+    SortKey, SortOrder, StatusFilter, TagSet, Task, TaskId, TaskPatch, TaskPriority, TaskTimeZone,
+    UserSource,
 };
 use crate::migrations;
 use crate::time::Timestamp;
 use anyhow::{Context, anyhow};
 
-const TASK_COLUMNS: &str =
-    "id, user_id, title, description, completed, priority, created_at, updated_at";
+const TASK_COLUMNS: &str = "id, user_id, title, description, completed, priority, tags, due_at, \
+     remind_at, recurrence, time_zone, next_task_id, created_at, updated_at";
+/// The same, qualified, for statements that join another table with like-named columns.
+const TASK_COLUMNS_OF_T: &str = "t.id, t.user_id, t.title, t.description, t.completed, \
+     t.priority, t.tags, t.due_at, t.remind_at, t.recurrence, t.time_zone, t.next_task_id, \
+     t.created_at, t.updated_at";
 
 /// Whom the statements run for: the verified user, where users are known from, and the
 /// token's identity (recorded on a user's first sight in `auto` mode).
@@ -264,16 +269,9 @@ pub fn list_tasks(
     query: &ListQuery,
     now: Timestamp,
 ) -> Result<Vec<Task>, StoreError> {
-    let sql = list_sql(query, account.source);
+    let (sql, params) = list_statement(query, account.source, account.id(), now);
     guarded(db, account, now, || {
-        let mut rows = db.execute(
-            &sql,
-            &[
-                account.id().into(),
-                i64::from(query.limit).into(),
-                i64::try_from(query.offset).unwrap_or(i64::MAX).into(),
-            ],
-        )?;
+        let mut rows = db.execute(&sql, &params)?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let tasks = rows
             .iter()
@@ -287,40 +285,148 @@ pub fn list_tasks(
     })
 }
 
-/// The list statement for one combination of filter, sort and order, guarded for `source`.
-/// Built only from fixed fragments.
-pub fn list_sql(query: &ListQuery, source: UserSource) -> String {
-    let filter = match query.status {
-        StatusFilter::All => "",
-        StatusFilter::Pending => " AND completed = 0",
-        StatusFilter::Completed => " AND completed = 1",
+/// Parameters numbered as they are added, so a statement binds exactly the ones it uses.
+struct Params(Vec<Value>);
+
+impl Params {
+    fn push(&mut self, value: Value) -> String {
+        self.0.push(value);
+        format!("?{}", self.0.len())
+    }
+}
+
+/// The list statement for one combination of filters, sort and order, guarded for `source`,
+/// and its parameters (`?1` is the user, `?2` the limit, `?3` the offset). Built only from
+/// fixed fragments; every value the client chose is a parameter.
+pub fn list_statement(
+    query: &ListQuery,
+    source: UserSource,
+    user_id: &str,
+    now: Timestamp,
+) -> (String, Vec<Value>) {
+    let mut params = Params(Vec::new());
+    params.push(user_id.into());
+    params.push(i64::from(query.limit).into());
+    params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
+    let ranked = query.sort == SortKey::Relevance && query.search.is_some();
+    // A ranked search reads the FTS index and joins the user's rows; every other list reads
+    // one of `tasks`' indexes in order. Columns are qualified in the join.
+    let col = |name: &str| {
+        if ranked {
+            format!("t.{name}")
+        } else {
+            name.to_owned()
+        }
     };
+    let mut filter = String::new();
+    // With sort=due the status is checked on the due index's rows (`+`), instead of SQLite
+    // seeking a status index and sorting.
+    let plus = if query.sort == SortKey::Due { "+" } else { "" };
+    match query.status {
+        StatusFilter::All => {}
+        StatusFilter::Pending => filter += &format!(" AND {plus}{} = 0", col("completed")),
+        StatusFilter::Completed => filter += &format!(" AND {plus}{} = 1", col("completed")),
+    }
     // A filter on priorities reads the sort's own index and skips the rows of other
     // priorities (`+` keeps SQLite from seeking an index by priority and then sorting): one
     // index per sort order instead of one per combination, and a page costs in proportion to
     // the rows passed over to fill it. The ranks are the enum's, never the client's text.
-    let priorities = match query.priority.ranks() {
-        None => String::new(),
-        Some(ranks) => {
-            let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
-            format!(" AND +priority IN ({})", ranks.join(", "))
-        }
-    };
-    let key = match query.sort {
-        SortKey::Created => "created_at",
-        SortKey::Updated => "updated_at",
-        SortKey::Title => "title COLLATE NOCASE",
-        SortKey::Priority => "priority",
-    };
+    if let Some(ranks) = query.priority.ranks() {
+        let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
+        filter += &format!(" AND +{} IN ({})", col("priority"), ranks.join(", "));
+    }
+    for tag in &query.tags {
+        let key = params.push(tag.key().into());
+        filter += &format!(
+            " AND {} IN (SELECT task_id FROM task_tags WHERE user_id = ?1 AND tag = {key})",
+            col("id")
+        );
+    }
+    if let Some(before) = query.due_before {
+        let p = params.push(before.as_micros().into());
+        filter += &format!(" AND {} < {p}", col("due_at"));
+    }
+    if let Some(after) = query.due_after {
+        let p = params.push(after.as_micros().into());
+        filter += &format!(" AND {} >= {p}", col("due_at"));
+    }
+    if let Some(overdue) = query.overdue {
+        let p = params.push(now.as_micros().into());
+        let (due, completed) = (col("due_at"), col("completed"));
+        // `+`: the status is checked on the rows of the sort's index, whatever the sort.
+        let condition = format!("{due} < {p} AND +{completed} = 0");
+        filter += &if overdue {
+            format!(" AND {condition}")
+        } else {
+            format!(" AND NOT ({due} IS NOT NULL AND {condition})")
+        };
+    }
     let direction = match query.order {
         SortOrder::Asc => "ASC",
         SortOrder::Desc => "DESC",
     };
-    format!(
-        "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1{filter}{priorities} \
-         ORDER BY {key} {direction}, id {direction} LIMIT ?2 OFFSET ?3",
-        guard_columns(source, 1)
-    )
+    let guard = guard_columns(source, 1);
+    let Some(search) = &query.search else {
+        let order = sort_clause(query.sort, direction);
+        return (
+            format!(
+                "SELECT {TASK_COLUMNS}, {guard} FROM tasks WHERE user_id = ?1{filter} \
+                 ORDER BY {order} LIMIT ?2 OFFSET ?3"
+            ),
+            params.0,
+        );
+    };
+    let matching = params.push(search.match_expression(user_id).into());
+    if ranked {
+        // Relevance from the matched rows alone: how often the words occur in the title
+        // (weighted 4) and the description, counted from highlight()'s markers. bm25() would
+        // weigh words by how common they are across every user's tasks, and so let the order
+        // of one user's results depend on other users' text.
+        let hits = |column: u8| {
+            format!(
+                "(length(highlight(tasks_fts, {column}, char(1), '')) - \
+                 length(replace(highlight(tasks_fts, {column}, char(1), ''), char(1), '')))"
+            )
+        };
+        let score = format!("({} * 4 + {})", hits(1), hits(2));
+        (
+            format!(
+                "SELECT {TASK_COLUMNS_OF_T}, {guard} FROM tasks_fts JOIN tasks t ON t.id = tasks_fts.rowid \
+                 WHERE tasks_fts MATCH {matching} AND t.user_id = ?1{filter} \
+                 ORDER BY {score} {direction}, t.id {direction} LIMIT ?2 OFFSET ?3"
+            ),
+            params.0,
+        )
+    } else {
+        let order = sort_clause(query.sort, direction);
+        (
+            format!(
+                "SELECT {TASK_COLUMNS}, {guard} FROM tasks WHERE user_id = ?1{filter} \
+                 AND id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {matching}) \
+                 ORDER BY {order} LIMIT ?2 OFFSET ?3"
+            ),
+            params.0,
+        )
+    }
+}
+
+/// The statement text alone (for query plans): [`list_statement`] for any user.
+pub fn list_sql(query: &ListQuery, source: UserSource) -> String {
+    list_statement(query, source, "u", Timestamp::from_micros(0)).0
+}
+
+/// `ORDER BY` for an index-ordered sort; ties break by id in the same direction.
+fn sort_clause(sort: SortKey, direction: &str) -> String {
+    let key = match sort {
+        SortKey::Created => "created_at",
+        SortKey::Updated => "updated_at",
+        SortKey::Title => "title COLLATE NOCASE",
+        SortKey::Priority => "priority",
+        // Tasks without a due date last in both directions (migration 0008's two indexes).
+        SortKey::Due => "due_at IS NULL, due_at",
+        SortKey::Relevance => "id",
+    };
+    format!("{key} {direction}, id {direction}")
 }
 
 pub fn get_task(
@@ -382,12 +488,14 @@ pub fn create_task(
     // also keeps SQLite from reading ON CONFLICT as part of the SELECT.
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
-         updated_at, idempotency_key, request_hash) SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7 \
+         updated_at, idempotency_key, request_hash, tags, due_at, remind_at, recurrence, \
+         time_zone) SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13 \
          WHERE {} \
          ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {TASK_COLUMNS}",
         guard_condition(account.source, 1)
     );
+    let schedule = &task.schedule;
     let insert = || -> Result<Answer<Option<Task>>, StoreError> {
         let rows = db.execute(
             &sql,
@@ -400,6 +508,11 @@ pub fn create_task(
                 idempotency.map(|i| i.key).into(),
                 idempotency.map(|i| i.request_hash).into(),
                 task.priority.rank().into(),
+                task.tags.to_json().into(),
+                schedule.due_at.map(Timestamp::as_micros).into(),
+                schedule.remind_at.map(Timestamp::as_micros).into(),
+                schedule.recurrence.as_ref().map(rule_json).into(),
+                schedule.time_zone.as_str().into(),
             ],
         )?;
         Ok(written(single(rows)?))
@@ -455,8 +568,11 @@ fn expected_param(expected: Expected) -> Value {
     }
 }
 
-/// Applies a patch in one statement. `updated_at` moves forward on every update, by at least a
-/// microsecond even when the clock has not (or has gone back).
+/// Applies a patch that leaves the schedule alone, in one statement. `updated_at` moves
+/// forward on every update, by at least a microsecond even when the clock has not (or has
+/// gone back). A patch that would complete a recurring task is not applied here (nothing
+/// comes back, as for a missing task): that completion also creates the next occurrence, and
+/// `task_writes` does both.
 pub fn update_task(
     db: &dyn Database,
     account: &Account,
@@ -475,9 +591,11 @@ pub fn update_task(
            description = CASE WHEN ?4 THEN ?5 ELSE description END, \
            completed = coalesce(?6, completed), \
            priority = coalesce(?9, priority), \
+           tags = coalesce(?10, tags), \
            updated_at = max(?7, updated_at + 1) \
          WHERE id = ?1 AND user_id = ?2 \
-           AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) AND {} \
+           AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) \
+           AND NOT (coalesce(?6, 0) = 1 AND {RECURRING_COMPLETION}) AND {} \
          RETURNING {TASK_COLUMNS}",
         guard_condition(account.source, 2)
     );
@@ -494,13 +612,19 @@ pub fn update_task(
                 now.as_micros().into(),
                 expected_param(expected),
                 patch.priority.map(TaskPriority::rank).into(),
+                patch.tags.as_ref().map(TagSet::to_json).into(),
             ],
         )?;
         Ok(written(single(rows)?))
     })
 }
 
-/// Flips `completed` atomically: concurrent toggles each flip once.
+/// A row whose completion would create its next occurrence ([`Task::completion_recurs`]).
+const RECURRING_COMPLETION: &str =
+    "(completed = 0 AND recurrence IS NOT NULL AND next_task_id IS NULL)";
+
+/// Flips `completed` atomically: concurrent toggles each flip once. Like [`update_task`], it
+/// leaves a recurring task that it would complete to `task_writes`.
 pub fn toggle_task(
     db: &dyn Database,
     account: &Account,
@@ -511,7 +635,8 @@ pub fn toggle_task(
     let sql = format!(
         "UPDATE tasks SET completed = 1 - completed, updated_at = max(?3, updated_at + 1) \
          WHERE id = ?1 AND user_id = ?2 \
-           AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {} \
+           AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) \
+           AND NOT {RECURRING_COMPLETION} AND {} \
          RETURNING {TASK_COLUMNS}",
         guard_condition(account.source, 2)
     );
@@ -526,6 +651,169 @@ pub fn toggle_task(
             ],
         )?;
         Ok(written(single(rows)?))
+    })
+}
+
+/// Writes every field of `task` if the row is still at `version` (its `updated_at` when it
+/// was read): the second half of a read-modify-write, for changes that must be checked
+/// against the whole task (a due date and its reminder). `None` if the row moved on or went.
+pub fn replace_task(
+    db: &dyn Database,
+    account: &Account,
+    task: &Task,
+    version: Timestamp,
+    now: Timestamp,
+) -> Result<Option<Task>, StoreError> {
+    let sql = format!(
+        "UPDATE tasks SET title = ?4, description = ?5, completed = ?6, priority = ?7, \
+           tags = ?8, due_at = ?9, remind_at = ?10, recurrence = ?11, time_zone = ?12, \
+           updated_at = max(?13, updated_at + 1) \
+         WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3 AND {} \
+         RETURNING {TASK_COLUMNS}",
+        guard_condition(account.source, 2)
+    );
+    guarded_write(db, account, now, || {
+        let rows = db.execute(
+            &sql,
+            &[
+                task.id.get().into(),
+                account.id().into(),
+                version.as_micros().into(),
+                task.title.as_str().into(),
+                task.description.as_deref().into(),
+                task.completed.into(),
+                task.priority.rank().into(),
+                task.tags.to_json().into(),
+                task.due_at.map(Timestamp::as_micros).into(),
+                task.remind_at.map(Timestamp::as_micros).into(),
+                task.recurrence.as_ref().map(rule_json).into(),
+                task.time_zone.as_str().into(),
+                now.as_micros().into(),
+            ],
+        )?;
+        Ok(written(single(rows)?))
+    })
+}
+
+/// The next occurrence of a recurring task: when it is due, when it reminds, its rule.
+pub struct NextOccurrence<'a> {
+    pub due_at: Timestamp,
+    pub remind_at: Option<Timestamp>,
+    pub recurrence: &'a Recurrence,
+}
+
+/// Completes the recurring task `id` (still at `version`, not completed, without a next
+/// occurrence) and creates its next occurrence, in one statement: the insert of the next
+/// occurrence, whose trigger (migration 0008) completes the task it recurs from. The unique
+/// `(user_id, recurs_from)` makes concurrent completions create one occurrence; the others
+/// insert nothing. Whether this call created it.
+pub fn complete_recurring(
+    db: &dyn Database,
+    account: &Account,
+    id: TaskId,
+    version: Timestamp,
+    next: &NextOccurrence,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, \
+           remind_at, recurrence, time_zone, recurs_from, created_at, updated_at) \
+         SELECT src.user_id, src.title, src.description, 0, src.priority, src.tags, ?4, ?5, ?6, \
+           src.time_zone, src.id, ?7, ?7 \
+         FROM tasks src WHERE src.id = ?1 AND src.user_id = ?2 AND src.updated_at = ?3 \
+           AND src.completed = 0 AND src.recurrence IS NOT NULL AND src.next_task_id IS NULL \
+           AND {} \
+         ON CONFLICT (user_id, recurs_from) WHERE recurs_from IS NOT NULL DO NOTHING \
+         RETURNING id",
+        guard_condition(account.source, 2)
+    );
+    let created = guarded_write(db, account, now, || {
+        let rows = db.execute(
+            &sql,
+            &[
+                id.get().into(),
+                account.id().into(),
+                version.as_micros().into(),
+                next.due_at.as_micros().into(),
+                next.remind_at.map(Timestamp::as_micros).into(),
+                rule_json(next.recurrence).into(),
+                now.as_micros().into(),
+            ],
+        )?;
+        Ok(written((!rows.is_empty()).then_some(())))
+    })?;
+    Ok(created.is_some())
+}
+
+/// One of the user's tags and how many of the user's tasks carry it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+/// The user's tags, A→Z by their case-folded form, each spelled as on the most recently
+/// tagged task.
+pub fn list_tags(
+    db: &dyn Database,
+    account: &Account,
+    now: Timestamp,
+) -> Result<Vec<TagCount>, StoreError> {
+    let sql = format!(
+        "SELECT name, count, {} FROM ( \
+           SELECT tag, (SELECT name FROM task_tags n WHERE n.user_id = ?1 AND n.tag = g.tag \
+                        ORDER BY n.task_id DESC LIMIT 1) AS name, count(*) AS count \
+           FROM task_tags g WHERE user_id = ?1 GROUP BY tag ORDER BY tag)",
+        guard_columns(account.source, 1)
+    );
+    guarded(db, account, now, || {
+        let mut rows = db.execute(&sql, &[account.id().into()])?;
+        let sure = strip_guard(&mut rows, account.source) == Some(true);
+        let tags = rows
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Text(tag), Value::Integer(count)] => Ok(TagCount {
+                    tag: tag.clone(),
+                    count: *count,
+                }),
+                other => Err(StoreError::Corrupt(anyhow!("tag row {other:?}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if sure {
+            Answer::Sure(tags)
+        } else {
+            Answer::Unsure(tags)
+        })
+    })
+}
+
+/// How a recurrence rule is stored: its fields and its series position, as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRule {
+    frequency: String,
+    interval: u16,
+    until: Option<i64>,
+    #[serde(flatten)]
+    series: Series,
+}
+
+fn rule_json(rule: &Recurrence) -> String {
+    let stored = StoredRule {
+        frequency: rule.frequency.as_str().to_owned(),
+        interval: rule.interval.get(),
+        until: rule.until.map(Timestamp::as_micros),
+        series: rule.series.clone(),
+    };
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+fn rule_from_json(stored: &str) -> anyhow::Result<Recurrence> {
+    let stored: StoredRule = serde_json::from_str(stored)?;
+    Ok(Recurrence {
+        frequency: Frequency::parse(&stored.frequency).map_err(|e| anyhow!(e))?,
+        interval: Interval::new(i64::from(stored.interval)).map_err(|e| anyhow!(e))?,
+        until: stored.until.map(Timestamp::from_micros),
+        series: stored.series,
     })
 }
 
@@ -690,11 +978,17 @@ fn task_from_row(row: &Row) -> Result<Task, StoreError> {
             description,
             completed,
             priority,
+            tags,
+            due_at,
+            remind_at,
+            recurrence,
+            time_zone,
+            next_task_id,
             created_at,
             updated_at,
         ] = row.as_slice()
         else {
-            return Err(anyhow!("expected 8 columns, got {}", row.len()));
+            return Err(anyhow!("expected 14 columns, got {}", row.len()));
         };
         let integer = |value: &Value, name: &str| match value {
             Value::Integer(n) => Ok(*n),
@@ -703,6 +997,10 @@ fn task_from_row(row: &Row) -> Result<Task, StoreError> {
         let text = |value: &Value, name: &str| match value {
             Value::Text(s) => Ok(s.clone()),
             other => Err(anyhow!("{name} is {other:?}")),
+        };
+        let optional_time = |value: &Value, name: &str| match value {
+            Value::Null => Ok(None),
+            other => integer(other, name).map(|n| Some(Timestamp::from_micros(n))),
         };
         Ok(Task {
             id: TaskId::from_db(integer(id, "id")?),
@@ -716,6 +1014,19 @@ fn task_from_row(row: &Row) -> Result<Task, StoreError> {
             priority: {
                 let rank = integer(priority, "priority")?;
                 TaskPriority::from_rank(rank).ok_or_else(|| anyhow!("priority is {rank}"))?
+            },
+            tags: TagSet::from_json(&text(tags, "tags")?)
+                .ok_or_else(|| anyhow!("tags are not a JSON object of strings"))?,
+            due_at: optional_time(due_at, "due_at")?,
+            remind_at: optional_time(remind_at, "remind_at")?,
+            recurrence: match recurrence {
+                Value::Null => None,
+                other => Some(rule_from_json(&text(other, "recurrence")?)?),
+            },
+            time_zone: TaskTimeZone::from_db(text(time_zone, "time_zone")?),
+            next_task_id: match next_task_id {
+                Value::Null => None,
+                other => Some(TaskId::from_db(integer(other, "next_task_id")?)),
             },
             created_at: Timestamp::from_micros(integer(created_at, "created_at")?),
             updated_at: Timestamp::from_micros(integer(updated_at, "updated_at")?),
@@ -763,6 +1074,8 @@ mod tests {
             description: None,
             completed: false,
             priority: TaskPriority::None,
+            tags: Default::default(),
+            schedule: Default::default(),
         }
     }
 
@@ -869,6 +1182,8 @@ mod tests {
                 description: Some(TaskDescription::parse("d").unwrap()),
                 completed: false,
                 priority: TaskPriority::None,
+                tags: Default::default(),
+                schedule: Default::default(),
             },
             at(100),
         )
@@ -1207,6 +1522,8 @@ mod statement_count_tests {
             description: None,
             completed: false,
             priority: TaskPriority::None,
+            tags: Default::default(),
+            schedule: Default::default(),
         };
         // A fresh database: the first create fails on the missing table, migrates, retries.
         let Created::New(created) = create_task(&db, &account, &task, None, now).unwrap() else {
@@ -1259,6 +1576,8 @@ mod statement_count_tests {
             description: None,
             completed: false,
             priority: TaskPriority::None,
+            tags: Default::default(),
+            schedule: Default::default(),
         };
         create_task(&db, &account, &task, None, Timestamp::from_micros(7)).unwrap();
         let rows = db.execute("SELECT id, created_at FROM users", &[]).unwrap();

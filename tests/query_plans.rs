@@ -6,8 +6,8 @@
 
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{
-    ListQuery, NewTask, PriorityFilter, SortKey, SortOrder, StatusFilter, TaskPatch, TaskPriority,
-    TaskTitle,
+    ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag,
+    TaskPatch, TaskPriority, TaskTitle,
 };
 use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
@@ -61,8 +61,9 @@ fn assert_plan(db: &Sqlite, sql: &str, access: &str) -> Vec<String> {
         "expected one `SEARCH tasks USING … {access}`\n{sql}\n{plan:#?}"
     );
     for detail in &plan {
+        // (`SCAN tasks_fts VIRTUAL TABLE INDEX …` is an FTS index query, not a scan.)
         assert!(
-            !detail.starts_with("SCAN tasks"),
+            detail != "SCAN tasks" && !detail.starts_with("SCAN tasks "),
             "full scan of tasks\n{sql}\n{plan:#?}"
         );
         assert!(
@@ -113,23 +114,32 @@ fn every_list_query_reads_one_user_index_in_order() {
         StatusFilter::Pending,
         StatusFilter::Completed,
     ] {
-        for priority in priority_filters {
+        for (priority, extra) in priority_filters
+            .into_iter()
+            .flat_map(|p| (0..EXTRA_FILTERS).map(move |extra| (p, extra)))
+        {
             for sort in [
                 SortKey::Created,
                 SortKey::Updated,
                 SortKey::Title,
                 SortKey::Priority,
+                SortKey::Due,
             ] {
                 for (order, source) in [SortOrder::Asc, SortOrder::Desc].into_iter().zip(SOURCES) {
-                    let query = ListQuery {
-                        status,
-                        priority,
-                        sort,
-                        order,
-                        ..ListQuery::default()
-                    };
+                    let query = with_extra_filter(
+                        ListQuery {
+                            status,
+                            priority,
+                            sort,
+                            order,
+                            ..ListQuery::default()
+                        },
+                        extra,
+                    );
                     let sql = store::list_sql(&query, source);
+                    // sort=due checks the status on its own index's rows.
                     let bound = match status {
+                        _ if sort == SortKey::Due => "(user_id=?)",
                         StatusFilter::All => "(user_id=?)",
                         StatusFilter::Pending | StatusFilter::Completed => {
                             "(user_id=? AND completed=?)"
@@ -144,9 +154,16 @@ fn every_list_query_reads_one_user_index_in_order() {
                         SortKey::Updated => "updated_at",
                         SortKey::Title => "title COLLATE NOCASE",
                         SortKey::Priority => "priority",
+                        SortKey::Due | SortKey::Relevance => "",
                     };
-                    let expected: Vec<&str> = match status {
-                        StatusFilter::All => vec!["user_id", key],
+                    let expected: Vec<&str> = match (sort, order, status) {
+                        (SortKey::Due, SortOrder::Asc, _) => {
+                            vec!["user_id", "due_at IS NULL", "due_at", "id"]
+                        }
+                        (SortKey::Due, SortOrder::Desc, _) => {
+                            vec!["user_id", "due_at IS NULL DESC", "due_at", "id"]
+                        }
+                        (_, _, StatusFilter::All) => vec!["user_id", key],
                         _ => vec!["user_id", "completed", key],
                     };
                     assert_eq!(
@@ -159,7 +176,111 @@ fn every_list_query_reads_one_user_index_in_order() {
             }
         }
     }
-    assert_eq!(checked, 3 * 3 * 4 * 2);
+    assert_eq!(checked, 3 * 3 * EXTRA_FILTERS * 5 * 2);
+}
+
+/// The filters beside status and priority, one at a time and all together: none, two tags,
+/// a due-date window, overdue and not, a keyword search (in a non-relevance sort).
+const EXTRA_FILTERS: usize = 7;
+
+fn with_extra_filter(mut query: ListQuery, which: usize) -> ListQuery {
+    let tags = || vec![Tag::parse("work").unwrap(), Tag::parse("Home").unwrap()];
+    let at = |micros| Some(Timestamp::from_micros(micros));
+    match which {
+        0 => {}
+        1 => query.tags = tags(),
+        2 => (query.due_after, query.due_before) = (at(1), at(2)),
+        3 => query.overdue = Some(true),
+        4 => query.overdue = Some(false),
+        5 => query.search = Some(SearchQuery::parse("milk eggs").unwrap()),
+        _ => {
+            query.tags = tags();
+            (query.due_after, query.due_before) = (at(1), at(2));
+            query.overdue = Some(true);
+            query.search = Some(SearchQuery::parse("milk").unwrap());
+        }
+    }
+    query
+}
+
+/// A tag filter is a primary-key search of `task_tags` per tag, and a keyword filter one
+/// FTS5 index query, beside the user's index scan (checked above).
+#[test]
+fn tag_and_search_filters_use_their_indexes() {
+    let db = migrated();
+    let query = with_extra_filter(ListQuery::default(), 6);
+    let plan = plan(&db, &store::list_sql(&query, UserSource::Auto));
+    let text = plan.join("\n");
+    assert!(
+        text.contains("SEARCH task_tags USING PRIMARY KEY (user_id=? AND tag=? AND task_id=?)")
+            || text.contains("SEARCH task_tags USING PRIMARY KEY (user_id=? AND tag=?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SCAN tasks_fts VIRTUAL TABLE INDEX"),
+        "{text}"
+    );
+    assert!(!text.contains("SCAN task_tags"), "{text}");
+}
+
+/// Ranked search: the FTS index finds the matches, each is read by id and checked for its
+/// owner, and only the matched rows of one user are sorted by score (relevance has no index
+/// order; `benches/scale.rs` measures it).
+#[test]
+fn ranked_search_reads_matches_by_id() {
+    let db = migrated();
+    for status in [StatusFilter::All, StatusFilter::Pending] {
+        let query = ListQuery {
+            status,
+            search: Some(SearchQuery::parse("buy milk").unwrap()),
+            sort: SortKey::Relevance,
+            ..ListQuery::default()
+        };
+        for source in SOURCES {
+            let sql = store::list_sql(&query, source);
+            let plan = plan(&db, &sql);
+            let text = plan.join("\n");
+            assert!(
+                text.contains("SCAN tasks_fts VIRTUAL TABLE INDEX"),
+                "{text}"
+            );
+            assert!(
+                text.contains("SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("SCAN t\n") && !text.ends_with("SCAN t"),
+                "{text}"
+            );
+            assert!(sql.contains("t.user_id = ?1"), "{sql}");
+        }
+    }
+}
+
+/// `GET /tags` reads one user's rows of `task_tags` in key order.
+#[test]
+fn the_tag_list_reads_one_users_tags_in_order() {
+    let db = migrated();
+    let recording = StatementLog::new(&db);
+    let owner = AuthenticatedUser::for_tests("u");
+    let identity = Identity::for_tests("u");
+    let account = Account {
+        user: &owner,
+        identity: &identity,
+        source: UserSource::Auto,
+    };
+    store::list_tags(&recording, &account, Timestamp::from_micros(1)).unwrap();
+    let sql = recording.take().into_iter().next().unwrap();
+    let text = plan(&db, &sql).join("\n");
+    assert!(
+        text.contains("SEARCH g USING PRIMARY KEY (user_id=?)"),
+        "{text}"
+    );
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
+    // The only SCAN is of the grouped subquery's own output.
+    for detail in text.lines().filter(|d| d.starts_with("SCAN")) {
+        assert!(detail.starts_with("SCAN (subquery"), "{text}");
+    }
 }
 
 #[test]
@@ -174,6 +295,8 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
         description: None,
         completed: false,
         priority: TaskPriority::None,
+        tags: Default::default(),
+        schedule: Default::default(),
     };
     let key = IdempotencyKey {
         key: "k",

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::message::{Request, Response, empty, json};
 use crate::router::TaskAction;
 use crate::store::{self, Account, Created, IdempotencyKey};
+use crate::task_writes::{self, Written};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 /// Longest `Idempotency-Key` accepted (a UUID is 36).
@@ -41,14 +42,18 @@ pub fn handle(
             let patch = TaskPatch::from_json(json_body(request)?)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
             let updated =
-                store::update_task(env.db, account, id, &patch, expected.versions(), env.now)?;
-            written(updated, &expected, account, id, env)
+                task_writes::update(env.db, account, id, &patch, expected.versions(), env.now)?;
+            written(updated)
         }
         TaskAction::Toggle(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
-            let toggled = store::toggle_task(env.db, account, id, expected.versions(), env.now)?;
-            written(toggled, &expected, account, id, env)
+            let toggled = task_writes::toggle(env.db, account, id, expected.versions(), env.now)?;
+            written(toggled)
+        }
+        TaskAction::Tags => {
+            let tags = store::list_tags(env.db, account, env.now)?;
+            Ok(json(StatusCode::OK, &tags))
         }
         TaskAction::Delete(id) => {
             let id = existing(id)?;
@@ -131,10 +136,31 @@ fn request_hash(task: &NewTask) -> String {
         task.description.as_ref().map(|d| d.as_str()),
         task.completed
     ]);
-    if task.priority != TaskPriority::None
-        && let Some(fields) = canonical.as_array_mut()
-    {
-        fields.push(task.priority.as_str().into());
+    if let Some(fields) = canonical.as_array_mut() {
+        if task.priority != TaskPriority::None {
+            fields.push(task.priority.as_str().into());
+        }
+        // Later fields are named, so that which default-valued ones are left out cannot make
+        // two different requests hash alike.
+        let schedule = &task.schedule;
+        if !task.tags.is_empty() {
+            fields.push(serde_json::json!({ "tags": task.tags.to_json() }));
+        }
+        if let Some(due) = schedule.due_at {
+            fields.push(serde_json::json!({ "due_at": due.as_micros() }));
+        }
+        if let Some(remind) = schedule.remind_at {
+            fields.push(serde_json::json!({ "remind_at": remind.as_micros() }));
+        }
+        if let Some(rule) = &schedule.recurrence {
+            fields.push(serde_json::json!({
+                "recurrence": [rule.frequency.as_str(), rule.interval.get(),
+                               rule.until.map(|u| u.as_micros())]
+            }));
+        }
+        if schedule.time_zone.as_str() != "UTC" {
+            fields.push(serde_json::json!({ "time_zone": schedule.time_zone.as_str() }));
+        }
     }
     hmac_sha256::Hash::hash(canonical.to_string().as_bytes())
         .iter()
@@ -151,17 +177,16 @@ fn existing(id: Option<TaskId>) -> Result<TaskId, ApiError> {
     id.ok_or_else(not_found)
 }
 
-/// The outcome of a conditional write: the task, 412 if it exists at another version, else 404.
-fn written(
-    task: Option<Task>,
-    expected: &IfMatch,
-    account: &Account,
-    id: TaskId,
-    env: &Env,
-) -> Result<Response, ApiError> {
-    match task {
-        Some(task) => Ok(one(StatusCode::OK, &task)),
-        None => Err(precondition_or_missing(expected, account, id, env)?),
+/// The outcome of an update: the task, 412 if it exists at another version, else 404.
+fn written(outcome: Written) -> Result<Response, ApiError> {
+    match outcome {
+        Written::Done(task) => Ok(one(StatusCode::OK, &task)),
+        Written::Missing => Err(not_found()),
+        Written::Stale => Err(ApiError::PreconditionFailed),
+        Written::Invalid(invalid) => Err(invalid.into()),
+        Written::Contended => Err(ApiError::Unavailable(
+            "an update kept meeting concurrent changes".into(),
+        )),
     }
 }
 

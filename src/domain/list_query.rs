@@ -1,7 +1,11 @@
 //! The list endpoint's query string: filter, sort, order and page.
 
 use super::invalid::{FieldError, Invalid};
+use super::schedule::parse_instant;
+use super::search::SearchQuery;
+use super::tags::{MAX_TAGS, Tag};
 use super::task::TaskPriority;
+use crate::time::Timestamp;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
@@ -50,14 +54,19 @@ pub enum SortKey {
     Updated,
     Title,
     Priority,
+    /// Soonest due first; tasks without a due date last in both orders.
+    Due,
+    /// Best match first; only with `q=` (and the default then).
+    Relevance,
 }
 
 impl SortKey {
-    /// Newest first for times, A→Z for titles, most important first for priorities.
+    /// Newest first for times, A→Z for titles, most important first for priorities, soonest
+    /// first for due dates, best first for matches.
     pub const fn default_order(self) -> SortOrder {
         match self {
-            Self::Title => SortOrder::Asc,
-            Self::Created | Self::Updated | Self::Priority => SortOrder::Desc,
+            Self::Title | Self::Due => SortOrder::Asc,
+            Self::Created | Self::Updated | Self::Priority | Self::Relevance => SortOrder::Desc,
         }
     }
 }
@@ -68,10 +77,20 @@ pub enum SortOrder {
     Desc,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     pub status: StatusFilter,
     pub priority: PriorityFilter,
+    /// `tag=`, repeatable: a listed task carries every one of these.
+    pub tags: Vec<Tag>,
+    /// `due_before=`: due strictly before this instant.
+    pub due_before: Option<Timestamp>,
+    /// `due_after=`: due at or after this instant.
+    pub due_after: Option<Timestamp>,
+    /// `overdue=true`: due before now and not completed; `false`: anything else.
+    pub overdue: Option<bool>,
+    /// `q=`: every word in the title or the description.
+    pub search: Option<SearchQuery>,
     pub sort: SortKey,
     pub order: SortOrder,
     pub limit: u32,
@@ -83,6 +102,11 @@ impl Default for ListQuery {
         Self {
             status: StatusFilter::All,
             priority: PriorityFilter::any(),
+            tags: Vec::new(),
+            due_before: None,
+            due_after: None,
+            overdue: None,
+            search: None,
             sort: SortKey::Created,
             order: SortOrder::Desc,
             limit: DEFAULT_LIMIT,
@@ -92,8 +116,9 @@ impl Default for ListQuery {
 }
 
 impl ListQuery {
-    /// Parses `status`, `priority`, `sort`, `order`, `limit` and `offset`. Unknown parameters are ignored;
-    /// a known one given twice, or with a value outside its range, is a 422.
+    /// Parses `status`, `priority`, `tag`, `due_before`, `due_after`, `overdue`, `q`, `sort`,
+    /// `order`, `limit` and `offset`. Unknown parameters are ignored; a known one given twice
+    /// (but `tag`), or with a value outside its range, is a 422.
     pub fn parse(query: &str) -> Result<Self, Invalid> {
         if query.len() > MAX_QUERY_BYTES {
             return Err(Invalid::field("query", "query string is too long"));
@@ -104,6 +129,12 @@ impl ListQuery {
         let mut order = None;
         let mut limit = None;
         let mut offset = None;
+        let mut tags: Vec<Tag> = Vec::new();
+        let mut tag_count = 0;
+        let mut due_before = None;
+        let mut due_after = None;
+        let mut overdue = None;
+        let mut search = None;
         let mut errors = Vec::new();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -121,6 +152,11 @@ impl ListQuery {
                 "order" => set_once(&mut order, parse_order(&value)),
                 "limit" => set_once(&mut limit, parse_limit(&value)),
                 "offset" => set_once(&mut offset, parse_offset(&value)),
+                "tag" => add_tag(&mut tags, &mut tag_count, &value),
+                "due_before" => set_once(&mut due_before, parse_instant(&value)),
+                "due_after" => set_once(&mut due_after, parse_instant(&value)),
+                "overdue" => set_once(&mut overdue, parse_bool(&value)),
+                "q" => set_once(&mut search, SearchQuery::parse(&value)),
                 _ => Ok(()),
             };
             if let Err(message) = parsed {
@@ -130,10 +166,20 @@ impl ListQuery {
         if !errors.is_empty() {
             return Err(Invalid(errors));
         }
-        let sort = sort.unwrap_or(SortKey::Created);
+        // Without `q` every task matches equally: relevance is the default order, created.
+        let sort = match (sort, &search) {
+            (None, Some(_)) => SortKey::Relevance,
+            (None | Some(SortKey::Relevance), None) => SortKey::Created,
+            (Some(sort), _) => sort,
+        };
         Ok(Self {
             status: status.unwrap_or(StatusFilter::All),
             priority: priority.unwrap_or_default(),
+            tags,
+            due_before,
+            due_after,
+            overdue,
+            search,
             sort,
             order: order.unwrap_or(sort.default_order()),
             limit: limit.unwrap_or(DEFAULT_LIMIT),
@@ -148,6 +194,27 @@ fn set_once<T>(slot: &mut Option<T>, value: Result<T, &'static str>) -> Result<(
     }
     *slot = Some(value?);
     Ok(())
+}
+
+/// One more `tag=` (at most 20); the same tag twice is one filter.
+fn add_tag(tags: &mut Vec<Tag>, seen: &mut usize, value: &str) -> Result<(), &'static str> {
+    *seen += 1;
+    if *seen > MAX_TAGS {
+        return Err("must be given at most 20 times");
+    }
+    let tag = Tag::parse(value)?;
+    if !tags.iter().any(|t| t.key() == tag.key()) {
+        tags.push(tag);
+    }
+    Ok(())
+}
+
+fn parse_bool(value: &str) -> Result<bool, &'static str> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false"),
+    }
 }
 
 fn parse_status(value: &str) -> Result<StatusFilter, &'static str> {
@@ -174,7 +241,9 @@ fn parse_sort(value: &str) -> Result<SortKey, &'static str> {
         "updated" => Ok(SortKey::Updated),
         "title" => Ok(SortKey::Title),
         "priority" => Ok(SortKey::Priority),
-        _ => Err("must be one of created, updated, title, priority"),
+        "due" => Ok(SortKey::Due),
+        "relevance" => Ok(SortKey::Relevance),
+        _ => Err("must be one of created, updated, title, priority, due, relevance"),
     }
 }
 
@@ -310,7 +379,8 @@ mod tests {
                 sort: SortKey::Updated,
                 order: SortOrder::Asc,
                 limit: 100,
-                offset: 7
+                offset: 7,
+                ..ListQuery::default()
             }
         );
         assert_eq!(
@@ -321,6 +391,50 @@ mod tests {
             ListQuery::parse("status=all").unwrap().status,
             StatusFilter::All
         );
+    }
+
+    #[test]
+    fn tags_due_dates_and_search() {
+        let q = ListQuery::parse(
+            "tag=Work&tag=home&tag=WORK&due_before=2026-12-01T00:00:00Z&due_after=2026-11-01T00:00:00%2B01:00&overdue=true&q=milk",
+        )
+        .unwrap();
+        let keys: Vec<&str> = q.tags.iter().map(Tag::key).collect();
+        assert_eq!(keys, ["work", "home"]);
+        assert_eq!(
+            q.due_before.unwrap().to_string(),
+            "2026-12-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            q.due_after.unwrap().to_string(),
+            "2026-10-31T23:00:00.000000Z"
+        );
+        assert_eq!(q.overdue, Some(true));
+        assert_eq!((q.sort, q.order), (SortKey::Relevance, SortOrder::Desc));
+        let q = ListQuery::parse("q=milk&sort=created").unwrap();
+        assert_eq!(q.sort, SortKey::Created);
+        let q = ListQuery::parse("sort=due").unwrap();
+        assert_eq!(q.order, SortOrder::Asc);
+        assert_eq!(
+            ListQuery::parse("sort=relevance").unwrap(),
+            ListQuery::default()
+        );
+        for bad in [
+            "tag=",
+            "tag=%20",
+            "due_before=2026-12-01",
+            "due_after=tomorrow",
+            "overdue=yes",
+            "overdue=1",
+            "q=",
+            "q=%22%22",
+            "q=***",
+        ] {
+            assert_eq!(invalid_fields(bad).len(), 1, "{bad}");
+        }
+        let many: Vec<String> = (0..21).map(|i| format!("tag=t{i}")).collect();
+        assert_eq!(invalid_fields(&many.join("&")), ["tag"]);
+        assert_eq!(invalid_fields("q=a&q=b"), ["q"]);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! A task and the values it is made of.
 
+use super::schedule::{Recurrence, TaskTimeZone};
+use super::tags::TagSet;
 use crate::time::Timestamp;
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -120,7 +123,7 @@ impl TaskPriority {
 }
 
 /// A stored task, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
     pub user_id: String,
@@ -128,8 +131,49 @@ pub struct Task {
     pub description: Option<String>,
     pub completed: bool,
     pub priority: TaskPriority,
+    pub tags: TagSet,
+    pub due_at: Option<Timestamp>,
+    pub remind_at: Option<Timestamp>,
+    pub recurrence: Option<Recurrence>,
+    pub time_zone: TaskTimeZone,
+    /// The occurrence that completing this recurring task created.
+    pub next_task_id: Option<TaskId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl Task {
+    /// Whether completing it now creates the next occurrence: it repeats, is not completed,
+    /// and has not made one yet (un-completing and completing again makes none).
+    pub fn completion_recurs(&self) -> bool {
+        !self.completed && self.recurrence.is_some() && self.next_task_id.is_none()
+    }
+}
+
+/// The recurrence rule shows as three flat fields (`recurrence`, `interval`, `until`), as a
+/// client sends them; its series position stays internal.
+impl Serialize for Task {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut task = serializer.serialize_struct("Task", 16)?;
+        task.serialize_field("id", &self.id)?;
+        task.serialize_field("user_id", &self.user_id)?;
+        task.serialize_field("title", &self.title)?;
+        task.serialize_field("description", &self.description)?;
+        task.serialize_field("completed", &self.completed)?;
+        task.serialize_field("priority", &self.priority)?;
+        task.serialize_field("tags", &self.tags.names())?;
+        task.serialize_field("due_at", &self.due_at)?;
+        task.serialize_field("remind_at", &self.remind_at)?;
+        let rule = self.recurrence.as_ref();
+        task.serialize_field("recurrence", &rule.map(|r| r.frequency))?;
+        task.serialize_field("interval", &rule.map(|r| r.interval))?;
+        task.serialize_field("until", &rule.and_then(|r| r.until))?;
+        task.serialize_field("time_zone", self.time_zone.as_str())?;
+        task.serialize_field("next_task_id", &self.next_task_id)?;
+        task.serialize_field("created_at", &self.created_at)?;
+        task.serialize_field("updated_at", &self.updated_at)?;
+        task.end()
+    }
 }
 
 #[cfg(test)]

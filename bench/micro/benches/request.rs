@@ -35,6 +35,12 @@ fn page() -> Vec<Task> {
                 .then(|| format!("Notes for task {i}, with enough words to be a realistic note.")),
             completed: i % 4 == 0,
             priority: TaskPriority::ALL[i as usize % 4],
+            tags: Default::default(),
+            due_at: None,
+            remind_at: None,
+            recurrence: None,
+            time_zone: Default::default(),
+            next_task_id: None,
             created_at: Timestamp::from_micros(base + i * 61_000_123),
             updated_at: Timestamp::from_micros(base + i * 61_000_123 + 5_000_001),
         })

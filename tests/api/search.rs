@@ -1,0 +1,195 @@
+//! Keyword search (`q=`): ranked, combined with the other filters, never across users, and
+//! never a 500 whatever the query says.
+
+use super::client::Request;
+use super::support::{Server, titles};
+use super::tokens::token;
+use serde_json::json;
+
+/// Percent-encodes everything but ASCII letters and digits.
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn search_finds_words_in_titles_and_descriptions_ranked_titles_first() {
+    let server = Server::start();
+    let t = token("sam");
+    for (title, description) in [
+        ("Buy milk", Some("and bread")),
+        ("Call mom", Some("ask about milk delivery")),
+        ("Milk the cow, then more milk", None),
+        ("Write report", Some("quarterly")),
+        ("Café visit", Some("Crème brûlée")),
+    ] {
+        let r = server.post(
+            "/api/sam/tasks",
+            &t,
+            json!({"title": title, "description": description}),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let search = |query: &str| titles(&server.get(&format!("/api/sam/tasks?{query}"), &t));
+    // Two title hits, then one, then a description hit.
+    assert_eq!(
+        search("q=milk"),
+        ["Milk the cow, then more milk", "Buy milk", "Call mom"]
+    );
+    assert_eq!(
+        search("q=MILK&sort=title"),
+        ["Buy milk", "Call mom", "Milk the cow, then more milk"]
+    );
+    assert_eq!(
+        search("q=milk%20bread"),
+        ["Buy milk"],
+        "every word must occur"
+    );
+    assert_eq!(
+        search("q=quart"),
+        ["Write report"],
+        "the last word is a prefix"
+    );
+    assert_eq!(search("q=cafe"), ["Café visit"], "accents do not matter");
+    assert_eq!(search("q=creme%20brulee"), ["Café visit"]);
+    assert_eq!(search("q=nothing"), Vec::<String>::new());
+    assert_eq!(search("q=milk&order=asc").len(), 3);
+
+    // Combined with status, priority and tag filters, and with paging.
+    let buy = server.get("/api/sam/tasks?q=buy", &t).json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    server.toggle("sam", buy, &t);
+    assert_eq!(
+        search("q=milk&status=pending&sort=title"),
+        ["Call mom", "Milk the cow, then more milk"]
+    );
+    assert_eq!(search("q=milk&status=completed"), ["Buy milk"]);
+    assert_eq!(search("q=milk&limit=1&offset=1"), ["Buy milk"]);
+    server.patch(
+        &format!("/api/sam/tasks/{buy}"),
+        &t,
+        json!({"tags": ["shop"], "title": "Buy oat milk"}),
+    );
+    assert_eq!(search("q=milk&tag=shop"), ["Buy oat milk"]);
+    assert_eq!(
+        search("q=oat"),
+        ["Buy oat milk"],
+        "an edited title is searchable"
+    );
+    assert_eq!(search("q=buy&priority=high"), Vec::<String>::new());
+    // A deleted task is gone from the index.
+    assert_eq!(
+        server.delete(&format!("/api/sam/tasks/{buy}"), &t).status,
+        204
+    );
+    assert_eq!(search("q=oat"), Vec::<String>::new());
+}
+
+#[test]
+fn search_never_returns_or_ranks_by_another_users_tasks() {
+    let server = Server::start();
+    let (a, b) = (token("sue"), token("syd"));
+    server.post("/api/sue/tasks", &a, json!({"title": "shared word alpha"}));
+    for i in 0..30 {
+        server.post(
+            "/api/syd/tasks",
+            &b,
+            json!({"title": format!("alpha secret {i}"), "description": "alpha alpha"}),
+        );
+    }
+    let mine = server.get("/api/sue/tasks?q=alpha", &a);
+    assert_eq!(titles(&mine), ["shared word alpha"]);
+    assert!(!mine.text().contains("syd"));
+    assert_eq!(
+        titles(&server.get("/api/sue/tasks?q=secret", &a)),
+        Vec::<String>::new()
+    );
+    // A user id that is a prefix of another's, or a word that is someone's owner token,
+    // matches nothing more.
+    let owner_token: String = "syd".bytes().map(|b| format!("{b:02X}")).collect();
+    assert_eq!(
+        titles(&server.get(&format!("/api/sue/tasks?q={owner_token}"), &a)),
+        Vec::<String>::new()
+    );
+    assert_eq!(server.get("/api/syd/tasks?q=alpha", &a).status, 403);
+}
+
+#[test]
+fn search_syntax_quotes_and_empty_queries_are_200_or_422_never_500() {
+    let server = Server::start();
+    let t = token("sid");
+    server.post(
+        "/api/sid/tasks",
+        &t,
+        json!({"title": "a \"quoted\" title: NEAR(x) OR y*"}),
+    );
+    for q in [
+        "\"",
+        "\"\"",
+        "'",
+        "*",
+        "milk*",
+        "\"milk",
+        "NEAR(milk eggs)",
+        "milk OR eggs",
+        "milk AND",
+        "-milk",
+        "title:milk",
+        "{title}:x",
+        "^milk",
+        "milk + eggs",
+        "(",
+        ")",
+        "a:b:c",
+        "\\",
+        "\u{0}",
+        "😀",
+        "the",
+        "a",
+        "x y z w v u",
+        "\"quoted\"",
+        "%",
+        "&",
+        "#",
+        "=",
+    ] {
+        let r = server.get(&format!("/api/sid/tasks?q={}", encode(q)), &t);
+        assert!(
+            r.status == 200 || r.status == 422,
+            "q={q}: {} {}",
+            r.status,
+            r.text()
+        );
+        let body = r.json();
+        if r.status == 422 {
+            assert_eq!(body["errors"][0]["field"], "q", "q={q}");
+        } else {
+            assert!(body.is_array(), "q={q}");
+        }
+    }
+    assert_eq!(
+        titles(&server.get("/api/sid/tasks?q=near%20quoted", &t)).len(),
+        1
+    );
+    assert_eq!(
+        titles(&server.get("/api/sid/tasks?q=%22quoted%22%20OR", &t)).len(),
+        1
+    );
+    for q in ["", "%20", "***", "%22%22"] {
+        let r = server.send(Request::new("GET", &format!("/api/sid/tasks?q={q}")).bearer(&t));
+        assert_eq!(r.status, 422, "q={q:?}");
+    }
+    let long = "a".repeat(201);
+    assert_eq!(
+        server.get(&format!("/api/sid/tasks?q={long}"), &t).status,
+        422
+    );
+}
