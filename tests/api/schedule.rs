@@ -346,3 +346,132 @@ fn forty_concurrent_completions_create_exactly_one_next_occurrence() {
         assert_eq!(answer["next_task_id"], next_id);
     }
 }
+
+/// A database of the release before tags, due dates and search (schema version 7: tasks with
+/// priorities, a keyed create, a rate-limit row), served by this build: it migrates in place,
+/// every task reads back with its fields and the new ones at their defaults, the old tasks are
+/// found by search and can be tagged and scheduled, and the old key still answers its task.
+#[test]
+fn a_database_from_before_tags_and_search_upgrades_in_place() {
+    use super::client::Request;
+    use super::support::root;
+    let migrations = root().join("migrations");
+    let mut builder = Server::builder();
+    for version in 1..=7 {
+        let file = std::fs::read_dir(&migrations)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with(&format!("000{version}_")))
+            })
+            .unwrap();
+        builder = builder.sqlite(&format!("@{}", file.display()));
+    }
+    // Release 7's hash of a keyed {"title":"old keyed","priority":"high"}.
+    let old_hash: String = hmac_sha256::Hash::hash(br#"["old keyed",null,false,"high"]"#)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let server = builder
+        .sqlite("INSERT INTO users (id, created_at) VALUES ('ulf', 1764000000000000)")
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
+             updated_at) VALUES ('ulf', 'old plain groceries', 'buy turnips', 1, 2, \
+             1764000000000000, 1764000000000001)",
+        )
+        .sqlite(&format!(
+            "INSERT INTO tasks (user_id, title, completed, priority, created_at, updated_at, \
+             idempotency_key, request_hash) VALUES ('ulf', 'old keyed', 0, 3, 1764000000000002, \
+             1764000000000002, 'old-key', '{old_hash}')"
+        ))
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, created_at, updated_at) \
+             VALUES ('other', 'turnips of someone else', 1764000000000003, 1764000000000003)",
+        )
+        .sqlite(
+            "INSERT INTO rate_limits (user_id, window_start, count) VALUES ('ulf', 29400000, 7)",
+        )
+        .start();
+    let t = token("ulf");
+    let listed = server.get("/api/ulf/tasks?sort=created&order=asc", &t);
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let tasks = listed.json();
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(
+        (
+            tasks[0]["title"].clone(),
+            tasks[0]["description"].clone(),
+            tasks[0]["completed"].clone(),
+            tasks[0]["priority"].clone(),
+            tasks[0]["updated_at"].clone()
+        ),
+        (
+            json!("old plain groceries"),
+            json!("buy turnips"),
+            json!(true),
+            json!("medium"),
+            json!("2025-11-24T16:00:00.000001Z")
+        )
+    );
+    for task in tasks {
+        assert_eq!(task["tags"], json!([]));
+        assert_eq!(task["due_at"], Value::Null);
+        assert_eq!(task["recurrence"], Value::Null);
+        assert_eq!(task["time_zone"], "UTC");
+    }
+    // The old rows are in the search index, and only the caller's.
+    let found = server.get("/api/ulf/tasks?q=turnips", &t);
+    assert_eq!(
+        found.json().as_array().unwrap().len(),
+        1,
+        "{}",
+        found.text()
+    );
+    assert_eq!(found.json()[0]["title"], "old plain groceries");
+    // They take the new fields.
+    let id = tasks[1]["id"].as_i64().unwrap();
+    let scheduled = server.patch(
+        &format!("/api/ulf/tasks/{id}"),
+        &t,
+        json!({"tags": ["Legacy"], "due_at": "2026-12-24T18:00:00+01:00", "recurrence": "yearly"}),
+    );
+    assert_eq!(scheduled.status, 200, "{}", scheduled.text());
+    assert_eq!(
+        server.get("/api/ulf/tags", &t).json(),
+        json!([{"tag": "Legacy", "count": 1}])
+    );
+    // A retry of the old keyed create still answers the old task.
+    let retry = server.send(
+        Request::new("POST", "/api/ulf/tasks")
+            .bearer(&t)
+            .header("Idempotency-Key", "old-key")
+            .json(&json!({"title": "old keyed", "priority": "high"})),
+    );
+    assert_eq!((retry.status, retry.json()["id"].as_i64()), (201, Some(id)));
+
+    let database = server.database();
+    let dir = server.stop();
+    let db = rusqlite::Connection::open(&database).unwrap();
+    let version: i64 = db
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, task_api::migrations::LATEST);
+    let rate: (i64, i64) = db
+        .query_row(
+            "SELECT window_start, count FROM rate_limits WHERE user_id = 'ulf'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rate, (29400000, 7));
+    let count: i64 = db
+        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3, "nothing lost, nothing added");
+    drop(dir);
+}
