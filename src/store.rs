@@ -335,10 +335,13 @@ pub fn list_statement(
         let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
         filter += &format!(" AND +{} IN ({})", col("priority"), ranks.join(", "));
     }
+    // Checked per row the sort's index yields (a primary-key probe), so a page costs the rows
+    // passed over to fill it, not the number of tasks carrying the tag.
     for tag in &query.tags {
         let key = params.push(tag.key().into());
         filter += &format!(
-            " AND {} IN (SELECT task_id FROM task_tags WHERE user_id = ?1 AND tag = {key})",
+            " AND EXISTS (SELECT 1 FROM task_tags WHERE user_id = ?1 AND tag = {key} \
+             AND task_id = {})",
             col("id")
         );
     }
@@ -378,17 +381,20 @@ pub fn list_statement(
     };
     let matching = params.push(search.match_expression(user_id).into());
     if ranked {
-        // Relevance from the matched rows alone: how often the words occur in the title
-        // (weighted 4) and the description, counted from highlight()'s markers. bm25() would
-        // weigh words by how common they are across every user's tasks, and so let the order
-        // of one user's results depend on other users' text.
-        let hits = |column: u8| {
-            format!(
-                "(length(highlight(tasks_fts, {column}, char(1), '')) - \
-                 length(replace(highlight(tasks_fts, {column}, char(1), ''), char(1), '')))"
-            )
-        };
-        let score = format!("({} * 4 + {})", hits(1), hits(2));
+        // Relevance from the caller's rows alone: each word found in the title counts 4, in
+        // the description 1 (one FTS query per word and column, each evaluated once). bm25()
+        // would weigh words by how common they are across every user's tasks, and so let the
+        // order of one user's results depend on other users' text.
+        let mut terms = Vec::new();
+        for index in 0..search.words().len() {
+            for (column, weight) in [("title", 4), ("description", 1)] {
+                let p = params.push(search.word_in_column(index, column, user_id).into());
+                terms.push(format!(
+                    "{weight} * (t.id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {p}))"
+                ));
+            }
+        }
+        let score = format!("({})", terms.join(" + "));
         (
             format!(
                 "SELECT {TASK_COLUMNS_OF_T}, {guard} FROM tasks_fts JOIN tasks t ON t.id = tasks_fts.rowid \

@@ -33,6 +33,19 @@ impl SearchQuery {
         &self.words
     }
 
+    /// The MATCH expression for one word in one column, for ranking: `column` is `title` or
+    /// `description`; the last word is a prefix, as in [`Self::match_expression`].
+    pub fn word_in_column(&self, index: usize, column: &str, user_id: &str) -> String {
+        let owner: String = user_id.bytes().map(|b| format!("{b:02X}")).collect();
+        let word = &self.words[index];
+        let star = if index == self.words.len() - 1 {
+            "*"
+        } else {
+            ""
+        };
+        format!("owner:\"{owner}\" AND {column}:\"{word}\"{star}")
+    }
+
     /// The MATCH expression for the FTS index of migration 0008: the owner's token (the user
     /// id in hex, as the index stores it) and every word in the title or the description.
     pub fn match_expression(&self, user_id: &str) -> String {

@@ -239,7 +239,7 @@ fn random_operations_with_tags_search_and_recurrence_never_cross_users() {
         let mine = model.get(&id).is_some_and(|item| item.owner == who);
         let item_path = format!("/api/{user}/tasks/{id}");
         let context = format!("step {step} (TASK_API_ISOLATION_SEED={seed}): {user} op on {id}");
-        let mut some_tags = |rng: &mut Rng| -> Vec<String> {
+        let some_tags = |rng: &mut Rng| -> Vec<String> {
             TAGS.iter()
                 .filter(|_| rng.chance(35))
                 .map(|t| t.to_string())

@@ -18,7 +18,13 @@
 //! the user's rows are interleaved with everyone else's, as in real life) and cached in the
 //! temporary directory under a name that changes with the migrations.
 //!
-//! Run: `cargo bench -p task-api-bench --bench scale`.
+//! `search/…` and `tag/…` (issue 16) list the same users with `q=` and `tag=`: a keyword
+//! ranked by relevance (every match of the user is scored and sorted: no index can hold that
+//! order), the same keyword in created order (index order, the FTS match as a filter), a rare
+//! keyword, and a tag filter. Every task has zero to two of eight tags.
+//!
+//! Run: `cargo bench -p task-api-bench --bench scale` (only the new groups:
+//! `… --bench scale -- 'search|tag'`).
 
 use criterion::{BenchmarkId, Criterion};
 use std::hash::{Hash, Hasher};
@@ -26,7 +32,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
-use task_api::domain::{ListQuery, SortKey, StatusFilter};
+use task_api::domain::{ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
 use task_api::migrations::{self, MIGRATIONS};
 use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
@@ -39,7 +45,7 @@ const OTHERS_TASKS: usize = 5;
 const SIZES: [usize; 3] = [10, 1_000, 100_000];
 const TARGET: &str = "user-target";
 /// Bump when the generated data changes, so cached databases are rebuilt.
-const DATA_VERSION: u32 = 1;
+const DATA_VERSION: u32 = 2;
 
 const STATUSES: [(StatusFilter, &str); 3] = [
     (StatusFilter::All, "all"),
@@ -109,6 +115,37 @@ fn main() {
         });
     }
     group.finish();
+
+    let search = |q: &str, sort: SortKey| ListQuery {
+        search: Some(SearchQuery::parse(q).unwrap()),
+        sort,
+        order: sort.default_order(),
+        ..ListQuery::default()
+    };
+    let filters = [
+        ("search", "ranked_milk", search("milk", SortKey::Relevance)),
+        ("search", "created_milk", search("milk", SortKey::Created)),
+        ("search", "created_rare", search("zebra", SortKey::Created)),
+        (
+            "tag",
+            "created_errands",
+            ListQuery {
+                tags: vec![Tag::parse("errands").unwrap()],
+                ..ListQuery::default()
+            },
+        ),
+    ];
+    for (group_name, name, query) in &filters {
+        let mut group = criterion.benchmark_group(*group_name);
+        for (size, db) in &databases {
+            let rows = store::list_tasks(db, &user, query, now).unwrap().len();
+            assert!(rows <= 50, "{rows} rows");
+            group.bench_with_input(BenchmarkId::new(*name, size), query, |b, query| {
+                b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
+            });
+        }
+        group.finish();
+    }
 
     let (_, largest) = databases.last().unwrap();
     let mut group = criterion.benchmark_group("offset");
@@ -207,7 +244,7 @@ fn build(path: &Path, size: usize) {
         let mut insert = tx
             .prepare(
                 "INSERT INTO tasks (user_id, title, description, completed, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 updated_at, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .unwrap();
         for (created_at, user) in tasks {
@@ -217,7 +254,15 @@ fn build(path: &Path, size: usize) {
             } else {
                 created_at + random.below(30 * 24 * 3600 * 1_000_000) as i64
             };
-            let description = (random.below(3) != 0).then(|| words(&mut random, 8, 16));
+            let mut description = (random.below(3) != 0).then(|| words(&mut random, 8, 16));
+            // One task in a hundred mentions a rare word.
+            if random.below(100) == 0 {
+                description = Some(format!("{} zebra", description.unwrap_or_default()));
+            }
+            let tags: std::collections::BTreeMap<&str, &str> = (0..random.below(3))
+                .map(|_| *random.pick(&TAGS))
+                .map(|tag| (tag, tag))
+                .collect();
             insert
                 .execute(rusqlite::params![
                     user_id(user),
@@ -225,13 +270,18 @@ fn build(path: &Path, size: usize) {
                     description,
                     random.below(10) < 4,
                     created_at,
-                    updated_at
+                    updated_at,
+                    serde_json::to_string(&tags).unwrap()
                 ])
                 .unwrap();
         }
     }
     tx.commit().unwrap();
 }
+
+const TAGS: [&str; 8] = [
+    "work", "home", "errands", "urgent", "health", "finance", "travel", "later",
+];
 
 const WORDS: [&str; 24] = [
     "buy", "milk", "review", "report", "call", "dentist", "plan", "trip", "fix", "bike", "write",
@@ -276,6 +326,27 @@ fn print_ratios() {
         Some(estimates["median"]["point_estimate"].as_f64()? / 1e3)
     };
     let median_us = |name: &str, size: usize| median_us_in("list", name, size);
+    println!("\nq= and tag= latency, median µs (first page, limit 50)");
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9}",
+        "filter", "10", "1k", "100k", "100k/10"
+    );
+    for (group, name) in [
+        ("search", "ranked_milk"),
+        ("search", "created_milk"),
+        ("search", "created_rare"),
+        ("tag", "created_errands"),
+    ] {
+        if let [Some(small), Some(mid), Some(large)] =
+            SIZES.map(|size| median_us_in(group, name, size))
+        {
+            println!(
+                "{:<24} {small:>9.1} {mid:>9.1} {large:>9.1} {:>8.1}x",
+                format!("{group}/{name}"),
+                large / small
+            );
+        }
+    }
     println!(
         "\nlist latency, median µs (first page, limit 50; {USERS} users, {OTHERS_TASKS} tasks each besides the measured one)"
     );
