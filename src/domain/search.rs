@@ -36,7 +36,7 @@ impl SearchQuery {
     /// The MATCH expression for one word in one column, for ranking: `column` is `title` or
     /// `description`; the last word is a prefix, as in [`Self::match_expression`].
     pub fn word_in_column(&self, index: usize, column: &str, user_id: &str) -> String {
-        let owner: String = user_id.bytes().map(|b| format!("{b:02X}")).collect();
+        let owner = owner_token(user_id);
         let word = &self.words[index];
         let star = if index == self.words.len() - 1 {
             "*"
@@ -49,7 +49,7 @@ impl SearchQuery {
     /// The MATCH expression for the FTS index of migration 0008: the owner's token (the user
     /// id in hex, as the index stores it) and every word in the title or the description.
     pub fn match_expression(&self, user_id: &str) -> String {
-        let owner: String = user_id.bytes().map(|b| format!("{b:02X}")).collect();
+        let owner = owner_token(user_id);
         let last = self.words.len() - 1;
         let words: Vec<String> = self
             .words
@@ -69,6 +69,11 @@ impl SearchQuery {
             words.join(" AND ")
         )
     }
+}
+
+/// The token migration 0008 indexes as a document's owner: `hex(user_id)`, as SQLite writes it.
+fn owner_token(user_id: &str) -> String {
+    user_id.bytes().map(|b| format!("{b:02X}")).collect()
 }
 
 #[cfg(test)]

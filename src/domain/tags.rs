@@ -32,10 +32,6 @@ impl Tag {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -75,8 +71,14 @@ impl TagSet {
     }
 
     /// The names, in key order: what the API shows.
+    #[cfg(test)]
     pub fn names(&self) -> Vec<String> {
         self.0.values().cloned().collect()
+    }
+
+    /// The names as a JSON array, without copying them (every listed task is serialised).
+    pub fn serialize_names<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.values())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -150,6 +150,15 @@ impl Task {
     }
 }
 
+/// A task's tag names as the API shows them.
+struct TagNames<'a>(&'a TagSet);
+
+impl Serialize for TagNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_names(serializer)
+    }
+}
+
 /// The recurrence rule shows as three flat fields (`recurrence`, `interval`, `until`), as a
 /// client sends them; its series position stays internal.
 impl Serialize for Task {
@@ -161,7 +170,7 @@ impl Serialize for Task {
         task.serialize_field("description", &self.description)?;
         task.serialize_field("completed", &self.completed)?;
         task.serialize_field("priority", &self.priority)?;
-        task.serialize_field("tags", &self.tags.names())?;
+        task.serialize_field("tags", &TagNames(&self.tags))?;
         task.serialize_field("due_at", &self.due_at)?;
         task.serialize_field("remind_at", &self.remind_at)?;
         let rule = self.recurrence.as_ref();

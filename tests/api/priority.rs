@@ -2,7 +2,7 @@
 //! them upgraded in place.
 
 use super::client::Request;
-use super::support::{Server, root, titles};
+use super::support::{Server, builder_at_schema, stored_integer, titles};
 use super::tokens::token;
 use serde_json::{Value, json};
 
@@ -148,20 +148,7 @@ fn an_idempotent_retry_with_a_priority_is_the_same_request_only_with_the_same_pr
 /// answers the old task.
 #[test]
 fn a_database_from_before_priorities_upgrades_in_place() {
-    let migrations = root().join("migrations");
-    let mut builder = Server::builder();
-    for version in 1..=6 {
-        let file = std::fs::read_dir(&migrations)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .find(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with(&format!("000{version}_")))
-            })
-            .unwrap();
-        builder = builder.sqlite(&format!("@{}", file.display()));
-    }
+    let builder = builder_at_schema(6);
     // What release 6 stored for a keyed create of {"title":"old keyed"}: the hash of its
     // canonical [title, description, completed].
     let old_hash: String = hmac_sha256::Hash::hash(br#"["old keyed",null,false]"#)
@@ -217,24 +204,20 @@ fn a_database_from_before_priorities_upgrades_in_place() {
 
     let database = server.database();
     let dir = server.stop();
-    let db = rusqlite::Connection::open(&database).unwrap();
-    let version: i64 = db
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let version = stored_integer(&database, "SELECT max(version) FROM schema_migrations");
     assert_eq!(version, task_api::migrations::LATEST);
-    let rate: (i64, i64) = db
-        .query_row(
-            "SELECT window_start, count FROM rate_limits WHERE user_id = 'uma'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let rate = (
+        stored_integer(
+            &database,
+            "SELECT window_start FROM rate_limits WHERE user_id = 'uma'",
+        ),
+        stored_integer(
+            &database,
+            "SELECT count FROM rate_limits WHERE user_id = 'uma'",
+        ),
+    );
     assert_eq!(rate, (29400000, 7));
-    let count: i64 = db
-        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
-        .unwrap();
+    let count = stored_integer(&database, "SELECT count(*) FROM tasks");
     assert_eq!(count, 2);
     drop(dir);
 }

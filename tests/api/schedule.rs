@@ -354,21 +354,8 @@ fn forty_concurrent_completions_create_exactly_one_next_occurrence() {
 #[test]
 fn a_database_from_before_tags_and_search_upgrades_in_place() {
     use super::client::Request;
-    use super::support::root;
-    let migrations = root().join("migrations");
-    let mut builder = Server::builder();
-    for version in 1..=7 {
-        let file = std::fs::read_dir(&migrations)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .find(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with(&format!("000{version}_")))
-            })
-            .unwrap();
-        builder = builder.sqlite(&format!("@{}", file.display()));
-    }
+    use super::support::{builder_at_schema, stored_integer};
+    let builder = builder_at_schema(7);
     // Release 7's hash of a keyed {"title":"old keyed","priority":"high"}.
     let old_hash: String = hmac_sha256::Hash::hash(br#"["old keyed",null,false,"high"]"#)
         .iter()
@@ -454,24 +441,20 @@ fn a_database_from_before_tags_and_search_upgrades_in_place() {
 
     let database = server.database();
     let dir = server.stop();
-    let db = rusqlite::Connection::open(&database).unwrap();
-    let version: i64 = db
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let version = stored_integer(&database, "SELECT max(version) FROM schema_migrations");
     assert_eq!(version, task_api::migrations::LATEST);
-    let rate: (i64, i64) = db
-        .query_row(
-            "SELECT window_start, count FROM rate_limits WHERE user_id = 'ulf'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let rate = (
+        stored_integer(
+            &database,
+            "SELECT window_start FROM rate_limits WHERE user_id = 'ulf'",
+        ),
+        stored_integer(
+            &database,
+            "SELECT count FROM rate_limits WHERE user_id = 'ulf'",
+        ),
+    );
     assert_eq!(rate, (29400000, 7));
-    let count: i64 = db
-        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
-        .unwrap();
+    let count = stored_integer(&database, "SELECT count(*) FROM tasks");
     assert_eq!(count, 3, "nothing lost, nothing added");
     drop(dir);
 }

@@ -2,7 +2,7 @@
 //! here share about it.
 
 pub use task_api_testkit::component::manifest_copy;
-pub use task_api_testkit::{Runtime, Server, TempDir, build_component_once, root};
+pub use task_api_testkit::{Runtime, Server, ServerBuilder, TempDir, build_component_once, root};
 
 /// The runtime serving this run, for the few assertions where Spin and the host differ.
 pub fn runtime() -> &'static Runtime {
@@ -19,4 +19,33 @@ pub fn titles(response: &task_api_testkit::client::Response) -> Vec<String> {
         .iter()
         .map(|task| task["title"].as_str().expect("a title").to_owned())
         .collect()
+}
+
+/// A server whose database holds the schema of an older release: migrations 0001 to
+/// `version`, run before the component starts (which then migrates it in place).
+pub fn builder_at_schema(version: u32) -> ServerBuilder {
+    let migrations = root().join("migrations");
+    let mut builder = Server::builder();
+    for v in 1..=version {
+        let prefix = format!("{v:04}_");
+        let file = std::fs::read_dir(&migrations)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with(&prefix))
+            })
+            .unwrap_or_else(|| panic!("no migration {prefix}"));
+        builder = builder.sqlite(&format!("@{}", file.display()));
+    }
+    builder
+}
+
+/// One integer a query of a stopped server's database answers.
+pub fn stored_integer(database: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(database)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
