@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Helpers for bench/run (standard library only): seed a database, mint tokens, set the
-journal mode, and turn the raw wrk outputs into the markdown table."""
+"""Helpers for bench/run: seed a database, mint tokens, set the journal mode, and turn the raw
+wrk outputs into the markdown table. Standard library only, except that the schema's search
+index (FTS5 `contentless_delete`) needs SQLite 3.43 or later: with an older `sqlite3` module
+the `pysqlite3-binary` package (PyPI; it bundles a current SQLite) is used instead."""
 
 import base64
 import hashlib
@@ -12,6 +14,13 @@ import sqlite3
 import statistics
 import sys
 import time
+
+if sqlite3.sqlite_version_info < (3, 43, 0):
+    try:
+        from pysqlite3 import dbapi2 as sqlite3  # noqa: F811
+    except ImportError:
+        sys.exit(f"bench: Python's SQLite is {sqlite3.sqlite_version}; the schema needs 3.43 or "
+                 "later: pip install pysqlite3-binary")
 
 # The bench users. Each scenario has its own user, so one scenario's writes never change what
 # another measures (the list user keeps exactly 20 tasks).
@@ -80,6 +89,10 @@ def seed(db_path, migrations_dir, users, tasks_per_user, delete_supply):
                                              now + t, now + t))
             first = cur.lastrowid if first is None else first
         blocks[user] = {"first": first or 0, "count": count}
+    # The store writes each task's search entry with the task; seeded rows get theirs here.
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'task_search'").fetchone():
+        conn.execute("INSERT INTO task_search (rowid, owner, title, description) "
+                     "SELECT id, hex(user_id), title, description FROM tasks")
     conn.execute("COMMIT")
     conn.close()
     return blocks

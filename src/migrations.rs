@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_schedule_tags_search.sql",
         sql: include_str!("../migrations/0008_schedule_tags_search.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_derived_rows_without_triggers.sql",
+        sql: include_str!("../migrations/0009_derived_rows_without_triggers.sql"),
+    },
 ];
 
 /// The schema version this build expects.

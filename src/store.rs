@@ -176,6 +176,19 @@ pub enum StoreError {
     NoBetterAuthTable,
     /// The database answered something our schema cannot produce.
     Corrupt(anyhow::Error),
+    /// Inside a transaction: the statement that decides found nothing to write (a missing or
+    /// changed row, or a failed guard), so the transaction is rolled back. Never leaves the
+    /// store: [`nothing_written`] turns it into an empty answer.
+    NothingWritten,
+}
+
+/// A rolled-back write's answer: nothing came back, as from a single statement that matched
+/// no row.
+fn nothing_written<T>(error: StoreError) -> Result<Answer<Option<T>>, StoreError> {
+    match error {
+        StoreError::NothingWritten => Ok(Answer::Unsure(None)),
+        other => Err(other),
+    }
 }
 
 impl From<DbError> for StoreError {
@@ -270,7 +283,11 @@ pub fn list_tasks(
     now: Timestamp,
 ) -> Result<Vec<Task>, StoreError> {
     let (sql, params) = list_statement(query, account.source, account.id(), now);
+    let derived = query.search.is_some() || !query.tags.is_empty();
     guarded(db, account, now, || {
+        if derived {
+            refresh_derived(db, account.id())?;
+        }
         let mut rows = db.execute(&sql, &params)?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let tasks = rows
@@ -390,15 +407,15 @@ pub fn list_statement(
             for (column, weight) in [("title", 4), ("description", 1)] {
                 let p = params.push(search.word_in_column(index, column, user_id).into());
                 terms.push(format!(
-                    "{weight} * (t.id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {p}))"
+                    "{weight} * (t.id IN (SELECT rowid FROM task_search WHERE task_search MATCH {p}))"
                 ));
             }
         }
         let score = format!("({})", terms.join(" + "));
         (
             format!(
-                "SELECT {TASK_COLUMNS_OF_T}, {guard} FROM tasks_fts JOIN tasks t ON t.id = tasks_fts.rowid \
-                 WHERE tasks_fts MATCH {matching} AND t.user_id = ?1{filter} \
+                "SELECT {TASK_COLUMNS_OF_T}, {guard} FROM task_search JOIN tasks t ON t.id = task_search.rowid \
+                 WHERE task_search MATCH {matching} AND t.user_id = ?1{filter} \
                  ORDER BY {score} {direction}, t.id {direction} LIMIT ?2 OFFSET ?3"
             ),
             params.0,
@@ -408,7 +425,7 @@ pub fn list_statement(
         (
             format!(
                 "SELECT {TASK_COLUMNS}, {guard} FROM tasks WHERE user_id = ?1{filter} \
-                 AND id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {matching}) \
+                 AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching}) \
                  ORDER BY {order} LIMIT ?2 OFFSET ?3"
             ),
             params.0,
@@ -465,6 +482,70 @@ fn written<T>(value: Option<T>) -> Answer<Option<T>> {
     }
 }
 
+/// Runs `body` as one transaction. `BEGIN IMMEDIATE` takes the write lock first, so two
+/// writers never deadlock upgrading a read lock. It is a transaction because the request's
+/// connection is its own: Spin and the bundled host open one per request.
+fn in_transaction<T>(
+    db: &dyn Database,
+    body: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    db.execute("BEGIN IMMEDIATE", &[])?;
+    let outcome = body().and_then(|value| {
+        db.execute("COMMIT", &[])?;
+        Ok(value)
+    });
+    if outcome.is_err() {
+        // Nothing to undo if COMMIT itself went through; SQLite answers an error then.
+        let _ = db.execute("ROLLBACK", &[]);
+    }
+    outcome
+}
+
+/// Brings the caller's derived rows (search entries, tag rows) up to date with the tasks a
+/// write marked `derived_stale`, before a read that needs them (`q=`, `tag=`, `GET /tags`).
+///
+/// The schema has no triggers (each would be parsed by every request's new connection, see
+/// migration 0009), and writing the derived rows with each task would make every write a
+/// multi-statement transaction holding the write lock across round trips. So a write only
+/// marks the task, in its own statement, and the few reads that need derived rows pay for
+/// them, once per batch of changes: one indexed probe when nothing is stale.
+fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
+    let stale = db.execute(
+        "SELECT 1 FROM tasks WHERE user_id = ?1 AND derived_stale = 1 LIMIT 1",
+        &[user_id.into()],
+    )?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let user = [Value::from(user_id)];
+    in_transaction(db, || {
+        db.execute(
+            "DELETE FROM task_tags WHERE task_id IN \
+             (SELECT id FROM tasks WHERE user_id = ?1 AND derived_stale = 1)",
+            &user,
+        )?;
+        db.execute(
+            "INSERT OR IGNORE INTO task_tags (user_id, tag, task_id, name) \
+             SELECT t.user_id, j.key, t.id, j.value FROM tasks t, json_each(t.tags) j \
+             WHERE t.user_id = ?1 AND t.derived_stale = 1",
+            &user,
+        )?;
+        // `owner` is the user id in hex: one token, which every search requires.
+        db.execute(
+            "INSERT OR REPLACE INTO task_search (rowid, owner, title, description) \
+             SELECT id, hex(user_id), title, description FROM tasks \
+             WHERE user_id = ?1 AND derived_stale = 1",
+            &user,
+        )?;
+        // Only the mark: `updated_at` (the ETag) stays, nothing the client sees changed.
+        db.execute(
+            "UPDATE tasks SET derived_stale = 0 WHERE user_id = ?1 AND derived_stale = 1",
+            &user,
+        )?;
+        Ok(())
+    })
+}
+
 /// An `Idempotency-Key` and the hash of the request it came with.
 pub struct IdempotencyKey<'a> {
     pub key: &'a str,
@@ -495,10 +576,11 @@ pub fn create_task(
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
          updated_at, idempotency_key, request_hash, tags, due_at, remind_at, recurrence, \
-         time_zone) SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13 \
+         time_zone, derived_stale) \
+         SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13, 1 \
          WHERE {} \
          ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING {TASK_COLUMNS}",
+         RETURNING {TASK_COLUMNS}, EXISTS (SELECT 1 FROM users WHERE id = ?1)",
         guard_condition(account.source, 1)
     );
     let schedule = &task.schedule;
@@ -521,7 +603,21 @@ pub fn create_task(
                 schedule.time_zone.as_str().into(),
             ],
         )?;
-        Ok(written(single(rows)?))
+        let Some(mut row) = rows.into_iter().next() else {
+            return Ok(Answer::Unsure(None));
+        };
+        let recorded = row.pop();
+        let task = task_from_row(&row)?;
+        if recorded != Some(Value::Integer(1)) {
+            // Whoever writes is in the API's own user table (a first read is recorded by
+            // `ensure_user`, in `auto` mode). One more statement, on a user's first create
+            // only; the row is a record, not part of the task, so it needs no transaction.
+            db.execute(
+                "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                &[account.id().into(), now.as_micros().into()],
+            )?;
+        }
+        Ok(Answer::Sure(Some(task)))
     };
     if let Some(created) = guarded_write(db, account, now, insert)? {
         return Ok(Created::New(created));
@@ -598,6 +694,7 @@ pub fn update_task(
            completed = coalesce(?6, completed), \
            priority = coalesce(?9, priority), \
            tags = coalesce(?10, tags), \
+           derived_stale = CASE WHEN ?11 THEN 1 ELSE derived_stale END, \
            updated_at = max(?7, updated_at + 1) \
          WHERE id = ?1 AND user_id = ?2 \
            AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) \
@@ -605,6 +702,9 @@ pub fn update_task(
          RETURNING {TASK_COLUMNS}",
         guard_condition(account.source, 2)
     );
+    // A new title, description or tags changes the task's search entry or tag rows.
+    let touches_derived =
+        patch.title.is_some() || patch.description.is_some() || patch.tags.is_some();
     guarded_write(db, account, now, || {
         let rows = db.execute(
             &sql,
@@ -619,6 +719,7 @@ pub fn update_task(
                 expected_param(expected),
                 patch.priority.map(TaskPriority::rank).into(),
                 patch.tags.as_ref().map(TagSet::to_json).into(),
+                touches_derived.into(),
             ],
         )?;
         Ok(written(single(rows)?))
@@ -673,6 +774,8 @@ pub fn replace_task(
     let sql = format!(
         "UPDATE tasks SET title = ?4, description = ?5, completed = ?6, priority = ?7, \
            tags = ?8, due_at = ?9, remind_at = ?10, recurrence = ?11, time_zone = ?12, \
+           derived_stale = CASE WHEN title IS NOT ?4 OR description IS NOT ?5 \
+             OR tags IS NOT ?8 THEN 1 ELSE derived_stale END, \
            updated_at = max(?13, updated_at + 1) \
          WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3 AND {} \
          RETURNING {TASK_COLUMNS}",
@@ -709,10 +812,11 @@ pub struct NextOccurrence<'a> {
 }
 
 /// Completes the recurring task `id` (still at `version`, not completed, without a next
-/// occurrence) and creates its next occurrence, in one statement: the insert of the next
-/// occurrence, whose trigger (migration 0008) completes the task it recurs from. The unique
-/// `(user_id, recurs_from)` makes concurrent completions create one occurrence; the others
-/// insert nothing. Whether this call created it.
+/// occurrence) and creates its next occurrence, in one transaction: the insert of the next
+/// occurrence decides (it copies the source only while the source is as read), then the source
+/// is completed and names it. The unique `(user_id, recurs_from)` index is the second line:
+/// whatever a runtime makes of the transaction, a task gets at most one next occurrence.
+/// Whether this call created it.
 pub fn complete_recurring(
     db: &dyn Database,
     account: &Account,
@@ -723,9 +827,10 @@ pub fn complete_recurring(
 ) -> Result<bool, StoreError> {
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, \
-           remind_at, recurrence, time_zone, recurs_from, created_at, updated_at) \
+           remind_at, recurrence, time_zone, recurs_from, created_at, updated_at, \
+           derived_stale) \
          SELECT src.user_id, src.title, src.description, 0, src.priority, src.tags, ?4, ?5, ?6, \
-           src.time_zone, src.id, ?7, ?7 \
+           src.time_zone, src.id, ?7, ?7, 1 \
          FROM tasks src WHERE src.id = ?1 AND src.user_id = ?2 AND src.updated_at = ?3 \
            AND src.completed = 0 AND src.recurrence IS NOT NULL AND src.next_task_id IS NULL \
            AND {} \
@@ -734,6 +839,7 @@ pub fn complete_recurring(
         guard_condition(account.source, 2)
     );
     let created = guarded_write(db, account, now, || {
+        in_transaction(db, || {
         let rows = db.execute(
             &sql,
             &[
@@ -746,7 +852,24 @@ pub fn complete_recurring(
                 now.as_micros().into(),
             ],
         )?;
-        Ok(written((!rows.is_empty()).then_some(())))
+        let Some(occurrence) = rows.into_iter().next().and_then(|row| row.into_iter().next())
+        else {
+            return Err(StoreError::NothingWritten);
+        };
+        db.execute(
+            "UPDATE tasks SET completed = 1, next_task_id = ?3, updated_at = max(?4, updated_at + 1) \
+             WHERE id = ?1 AND user_id = ?2",
+            &[
+                id.get().into(),
+                account.id().into(),
+                occurrence,
+                now.as_micros().into(),
+            ],
+        )?;
+        Ok(())
+        })
+        .map(|()| written(Some(())))
+        .or_else(nothing_written)
     })?;
     Ok(created.is_some())
 }
@@ -768,11 +891,15 @@ pub fn list_tags(
     let sql = format!(
         "SELECT name, count, {} FROM ( \
            SELECT tag, (SELECT name FROM task_tags n WHERE n.user_id = ?1 AND n.tag = g.tag \
+                          AND EXISTS (SELECT 1 FROM tasks WHERE id = n.task_id) \
                         ORDER BY n.task_id DESC LIMIT 1) AS name, count(*) AS count \
-           FROM task_tags g WHERE user_id = ?1 GROUP BY tag ORDER BY tag)",
+           FROM task_tags g WHERE user_id = ?1 \
+             AND EXISTS (SELECT 1 FROM tasks WHERE id = g.task_id) \
+           GROUP BY tag ORDER BY tag)",
         guard_columns(account.source, 1)
     );
     guarded(db, account, now, || {
+        refresh_derived(db, account.id())?;
         let mut rows = db.execute(&sql, &[account.id().into()])?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let tags = rows
@@ -834,7 +961,7 @@ pub fn delete_task(
     let sql = format!(
         "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 \
            AND (?3 IS NULL OR updated_at IN (SELECT value FROM json_each(?3))) AND {} \
-         RETURNING id",
+         RETURNING tags",
         guard_condition(account.source, 2)
     );
     let deleted = guarded_write(db, account, now, || {
@@ -846,8 +973,34 @@ pub fn delete_task(
                 expected_param(expected),
             ],
         )?;
-        Ok(written((!rows.is_empty()).then_some(())))
+        Ok(written(rows.into_iter().next()))
     })?;
+    if let Some(row) = &deleted {
+        // The derived rows go right after the task, so no copy of its text outlives it.
+        // Not in the delete's transaction: every read of derived rows joins `tasks`, so a
+        // moment's leftover is never an answer, and a delete stays one statement holding the
+        // write lock. A failure here leaves rows nothing can reach; it is logged, and the
+        // delete, which happened, is answered as such.
+        let tagged = row.first() != Some(&Value::Text("{}".to_owned()));
+        let cleanup = db
+            .execute(
+                "DELETE FROM task_search WHERE rowid = ?1",
+                &[id.get().into()],
+            )
+            .and_then(|_| match tagged {
+                true => db.execute(
+                    "DELETE FROM task_tags WHERE task_id = ?1",
+                    &[id.get().into()],
+                ),
+                false => Ok(Vec::new()),
+            });
+        if let Err(error) = cleanup {
+            eprintln!(
+                "task {}: removing its search entry and tag rows failed: {error}",
+                id.get()
+            );
+        }
+    }
     Ok(deleted.is_some())
 }
 
@@ -1517,7 +1670,9 @@ mod statement_count_tests {
 
     /// Under Spin every statement is a round trip, so the hot path is one statement per
     /// request: the checks ride on the statement that does the work. Only an empty answer
-    /// (nothing listed, no such task) costs the extra check, and a new database migrates once.
+    /// (nothing listed, no such task) costs the extra check, a user's first create records
+    /// the user, a delete removes the task's search entry after it, and a new database
+    /// migrates once.
     #[test]
     fn the_hot_path_is_one_statement_per_request() {
         let db = crate::test_support::counting_db();
@@ -1563,15 +1718,18 @@ mod statement_count_tests {
             .unwrap();
         one("toggle", db.take());
         assert!(delete_task(&db, &account, created.id, None, now).unwrap());
-        one("delete", db.take());
+        let deleted = db.take();
+        // Then, on its own, the task's search entry (tag rows too, had it any).
+        assert_eq!(deleted.len(), 2, "{deleted:#?}");
+        one("delete", deleted[..1].to_vec());
+        assert!(deleted[1].starts_with("DELETE FROM task_search"));
 
         // Nothing found: one more statement says the schema is current, and no retry.
         assert!(get_task(&db, &account, created.id, now).unwrap().is_none());
         assert_eq!(db.take().len(), 2);
     }
 
-    /// The user a create records in `auto` mode (the trigger of migration 0006), without a
-    /// statement of its own.
+    /// The user a create records, with one more statement on the user's first create only.
     #[test]
     fn a_first_create_records_the_user() {
         let db = crate::test_support::counting_db();

@@ -6,7 +6,7 @@
 //! which creates the next occurrence from the task's due date and time zone. Those read the
 //! task, decide in Rust, and write only if the row is still the one they read; if it moved on,
 //! they read again. Whatever races, a recurring task gets one next occurrence: the write that
-//! creates it is one statement guarded by a unique index (see [`store::complete_recurring`]).
+//! creates it is one transaction, backed by a unique index (see [`store::complete_recurring`]).
 
 use crate::domain::{Invalid, Task, TaskId, TaskPatch};
 use crate::store::{self, Account, Expected, NextOccurrence, StoreError};

@@ -6,7 +6,7 @@
 
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{
-    ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag,
+    ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag, TagSet,
     TaskPatch, TaskPriority, TaskTitle,
 };
 use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
@@ -61,7 +61,7 @@ fn assert_plan(db: &Sqlite, sql: &str, access: &str) -> Vec<String> {
         "expected one `SEARCH tasks USING … {access}`\n{sql}\n{plan:#?}"
     );
     for detail in &plan {
-        // (`SCAN tasks_fts VIRTUAL TABLE INDEX …` is an FTS index query, not a scan.)
+        // (`SCAN task_search VIRTUAL TABLE INDEX …` is an FTS index query, not a scan.)
         assert!(
             detail != "SCAN tasks" && !detail.starts_with("SCAN tasks "),
             "full scan of tasks\n{sql}\n{plan:#?}"
@@ -217,7 +217,7 @@ fn tag_and_search_filters_use_their_indexes() {
         "{text}"
     );
     assert!(
-        text.contains("SCAN tasks_fts VIRTUAL TABLE INDEX"),
+        text.contains("SCAN task_search VIRTUAL TABLE INDEX"),
         "{text}"
     );
     assert!(!text.contains("SCAN task_tags"), "{text}");
@@ -241,7 +241,7 @@ fn ranked_search_reads_matches_by_id() {
             let plan = plan(&db, &sql);
             let text = plan.join("\n");
             assert!(
-                text.contains("SCAN tasks_fts VIRTUAL TABLE INDEX"),
+                text.contains("SCAN task_search VIRTUAL TABLE INDEX"),
                 "{text}"
             );
             assert!(
@@ -270,13 +270,23 @@ fn the_tag_list_reads_one_users_tags_in_order() {
         source: UserSource::Auto,
     };
     store::list_tags(&recording, &account, Timestamp::from_micros(1)).unwrap();
-    let sql = recording.take().into_iter().next().unwrap();
+    // (Besides the probe for stale tasks, checked in `single_task_statements`.)
+    let sql = recording
+        .take()
+        .into_iter()
+        .find(|sql| sql.contains("FROM task_tags g"))
+        .unwrap();
     let text = plan(&db, &sql).join("\n");
     assert!(
         text.contains("SEARCH g USING PRIMARY KEY (user_id=?)"),
         "{text}"
     );
     assert!(!text.contains("TEMP B-TREE"), "{text}");
+    // Each tag row's task is checked by rowid (a deleted task's rows never count).
+    assert!(
+        text.contains("SEARCH tasks EXISTS USING INTEGER PRIMARY KEY (rowid=?)"),
+        "{text}"
+    );
     // The only SCAN is of the grouped subquery's own output.
     for detail in text.lines().filter(|d| d.starts_with("SCAN")) {
         assert!(detail.starts_with("SCAN (subquery"), "{text}");
@@ -348,15 +358,74 @@ fn single_task_statements(
     let toggled = store::toggle_task(recording, user, id, Some(&versions), now)
         .unwrap()
         .unwrap();
-    let current = [toggled.updated_at.as_micros()];
+    let tagged = TaskPatch {
+        title: Some(TaskTitle::parse("retitled").unwrap()),
+        tags: Some(TagSet::from_names(["a", "b"]).unwrap()),
+        ..TaskPatch::default()
+    };
+    let after_toggle = [toggled.updated_at.as_micros()];
+    let retagged = store::update_task(recording, user, id, &tagged, Some(&after_toggle), now)
+        .unwrap()
+        .unwrap();
+    let current = [retagged.updated_at.as_micros()];
     assert!(store::delete_task(recording, user, id, Some(&current), now).unwrap());
     let statements = recording.take();
-    assert_eq!(statements.len(), 4, "{statements:#?}");
+    // get, update, toggle, retag (each one statement); delete, then the task's search entry
+    // and tag rows.
+    assert_eq!(statements.len(), 7, "{statements:#?}");
     for sql in &statements {
+        if sql.contains("task_search") {
+            // By rowid: `DELETE … WHERE rowid = ?1`.
+            continue;
+        }
+        if sql.starts_with("DELETE FROM task_tags") {
+            let plan = plan(db, sql);
+            assert!(
+                plan.iter()
+                    .all(|d| d.contains("INDEX task_tags_by_task (task_id=?)")),
+                "{sql}\n{plan:#?}"
+            );
+            continue;
+        }
         // The id is the rowid: one row is found by key, and the owner is checked on it. An
         // index on (user_id, …) could not do better than that.
         assert_plan(db, sql, "INTEGER PRIMARY KEY (rowid=?)");
         assert!(sql.contains("user_id = ?"), "not bound to its owner: {sql}");
+    }
+
+    // A read that needs derived rows first brings the user's stale tasks up to date: each of
+    // those statements finds them through the partial index of stale tasks, never by scanning
+    // the user's tasks.
+    let store::Created::New(_) = store::create_task(recording, user, task, None, now).unwrap()
+    else {
+        panic!("not created")
+    };
+    recording.take();
+    let query = ListQuery {
+        tags: vec![Tag::parse("a").unwrap()],
+        ..ListQuery::default()
+    };
+    store::list_tasks(recording, user, &query, now).unwrap();
+    let refresh: Vec<String> = recording
+        .take()
+        .into_iter()
+        .filter(|sql| sql.contains("derived_stale = 1"))
+        .collect();
+    assert_eq!(refresh.len(), 5, "{refresh:#?}");
+    for sql in &refresh {
+        let plan = plan(db, sql);
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX tasks_stale (user_id=?)")
+                    || d.contains("USING COVERING INDEX tasks_stale (user_id=?)")),
+            "{sql}\n{plan:#?}"
+        );
+        for detail in &plan {
+            assert!(
+                !detail.starts_with("SCAN tasks") && !detail.starts_with("SCAN t "),
+                "{sql}\n{plan:#?}"
+            );
+        }
     }
 }
 

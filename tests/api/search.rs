@@ -193,3 +193,97 @@ fn search_syntax_quotes_and_empty_queries_are_200_or_422_never_500() {
         422
     );
 }
+
+/// A database of the first release with search (schema 8 as released: triggers kept the tag
+/// rows and an FTS index over a view) is upgraded in place by migration 0009: the triggers,
+/// the view and the old index go, and the tasks it held are found, tagged, edited and deleted
+/// through the derived rows the store keeps itself.
+#[test]
+fn a_database_of_the_first_search_release_upgrades_without_triggers() {
+    use super::support::{builder_at_schema, stored_integer};
+    let released = super::support::root().join("tests/fixtures/0008_as_released.sql");
+    let server = builder_at_schema(7)
+        .sqlite(&format!("@{}", released.display()))
+        // Written as release 8 wrote them: its triggers filled task_tags and tasks_fts.
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, description, tags, created_at, updated_at) VALUES \
+             ('vera', 'water the ferns', 'and the cactus', '{\"home\":\"Home\"}', 1, 1)",
+        )
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, tags, created_at, updated_at) VALUES \
+             ('vera', 'file taxes', '{\"home\":\"Home\",\"money\":\"Money\"}', 2, 2)",
+        )
+        .sqlite(
+            "INSERT INTO tasks (user_id, title, tags, created_at, updated_at) VALUES \
+             ('wim', 'water the lawn', '{\"home\":\"home\"}', 3, 3)",
+        )
+        .start();
+    let t = token("vera");
+    assert_eq!(
+        titles(&server.get("/api/vera/tasks?q=water", &t)),
+        ["water the ferns"]
+    );
+    assert_eq!(
+        titles(&server.get("/api/vera/tasks?q=cactus", &t)),
+        ["water the ferns"]
+    );
+    assert_eq!(
+        server.get("/api/vera/tags", &t).json(),
+        json!([{"tag": "Home", "count": 2}, {"tag": "Money", "count": 1}])
+    );
+    let listed = server.get("/api/vera/tasks?tag=money", &t);
+    assert_eq!(titles(&listed), ["file taxes"]);
+    let taxes = listed.json()[0]["id"].as_i64().unwrap();
+    let ferns = server.get("/api/vera/tasks?q=ferns", &t).json()[0]["id"]
+        .as_i64()
+        .unwrap();
+
+    // Edits and deletes keep search and tags in step without any trigger.
+    let edited = server.patch(
+        &format!("/api/vera/tasks/{taxes}"),
+        &t,
+        json!({"title": "pay invoices", "tags": ["Money", "Work"]}),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    assert!(titles(&server.get("/api/vera/tasks?q=taxes", &t)).is_empty());
+    assert_eq!(
+        titles(&server.get("/api/vera/tasks?q=invoices", &t)),
+        ["pay invoices"]
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/api/vera/tasks/{ferns}"), &t)
+            .status,
+        204
+    );
+    assert!(titles(&server.get("/api/vera/tasks?q=water", &t)).is_empty());
+    assert_eq!(
+        server.get("/api/vera/tags", &t).json(),
+        json!([{"tag": "Money", "count": 1}, {"tag": "Work", "count": 1}])
+    );
+    // The other user's rows came through the upgrade too, and stay theirs.
+    let w = token("wim");
+    assert_eq!(
+        titles(&server.get("/api/wim/tasks?q=water", &w)),
+        ["water the lawn"]
+    );
+    assert_eq!(
+        server.get("/api/wim/tags", &w).json(),
+        json!([{"tag": "home", "count": 1}])
+    );
+
+    let database = server.database();
+    let dir = server.stop();
+    let left = stored_integer(
+        &database,
+        "SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'view') \
+         OR name = 'tasks_fts'",
+    );
+    assert_eq!(
+        left, 0,
+        "0009 leaves no trigger, view or old search index behind"
+    );
+    // Three tasks came through; one was deleted since.
+    assert_eq!(stored_integer(&database, "SELECT count(*) FROM tasks"), 2);
+    drop(dir);
+}
