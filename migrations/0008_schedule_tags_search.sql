@@ -3,7 +3,7 @@
 --
 -- As first released, this migration also created triggers, a search index over a view and an
 -- index by task id; 0009 drops the first two and makes the index (tests/fixtures/
--- 0008_as_released.sql is that text).
+-- 0008_released_extras.sql holds that part).
 -- They are left out here so that a database that is not yet at 0008 never creates them:
 -- replicas migrating one database at once then never race one creating what another drops.
 

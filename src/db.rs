@@ -49,6 +49,8 @@ impl DbError {
                 "no such column",
                 "has no column named",
                 "ON CONFLICT clause does not match",
+                // A virtual table another request is creating in that moment.
+                "vtable constructor failed",
             ]
             .iter()
             .any(|sign| message.contains(sign)),

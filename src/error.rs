@@ -179,9 +179,6 @@ impl From<crate::store::StoreError> for ApiError {
                     .into(),
             ),
             StoreError::Corrupt(cause) => ApiError::Internal(cause),
-            StoreError::NothingWritten => {
-                ApiError::Internal(anyhow::anyhow!("a rolled-back write escaped the store"))
-            }
         }
     }
 }

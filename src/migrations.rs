@@ -72,7 +72,7 @@ pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         for statement in statements(migration.sql) {
-            match db.execute(statement, &[]) {
+            match execute_racing(db, statement) {
                 Err(_) if is_setting(statement) => {}
                 Err(DbError::Io(message))
                     if is_add_column(statement) && message.contains("duplicate column name") => {}
@@ -83,6 +83,23 @@ pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// Runs a migration statement, again if it met a virtual table that a concurrent applier is
+/// creating in that moment (SQLite: "vtable constructor failed"; seen with 60 requests
+/// migrating a new database at once). The second try finds the table complete.
+fn execute_racing(db: &dyn Database, statement: &str) -> Result<(), DbError> {
+    let mut tries = 0;
+    loop {
+        match db.execute(statement, &[]) {
+            Err(DbError::Io(message))
+                if message.contains("vtable constructor failed") && tries < 3 =>
+            {
+                tries += 1;
+            }
+            outcome => return outcome.map(drop),
+        }
+    }
 }
 
 fn is_add_column(statement: &str) -> bool {

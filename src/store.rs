@@ -176,19 +176,6 @@ pub enum StoreError {
     NoBetterAuthTable,
     /// The database answered something our schema cannot produce.
     Corrupt(anyhow::Error),
-    /// Inside a transaction: the statement that decides found nothing to write (a missing or
-    /// changed row, or a failed guard), so the transaction is rolled back. Never leaves the
-    /// store: [`nothing_written`] turns it into an empty answer.
-    NothingWritten,
-}
-
-/// A rolled-back write's answer: nothing came back, as from a single statement that matched
-/// no row.
-fn nothing_written<T>(error: StoreError) -> Result<Answer<Option<T>>, StoreError> {
-    match error {
-        StoreError::NothingWritten => Ok(Answer::Unsure(None)),
-        other => Err(other),
-    }
 }
 
 impl From<DbError> for StoreError {
@@ -840,36 +827,38 @@ pub fn complete_recurring(
     );
     let created = guarded_write(db, account, now, || {
         in_transaction(db, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                version.as_micros().into(),
-                next.due_at.as_micros().into(),
-                next.remind_at.map(Timestamp::as_micros).into(),
-                rule_json(next.recurrence).into(),
-                now.as_micros().into(),
-            ],
-        )?;
-        let Some(occurrence) = rows.into_iter().next().and_then(|row| row.into_iter().next())
-        else {
-            return Err(StoreError::NothingWritten);
-        };
-        db.execute(
-            "UPDATE tasks SET completed = 1, next_task_id = ?3, updated_at = max(?4, updated_at + 1) \
-             WHERE id = ?1 AND user_id = ?2",
-            &[
-                id.get().into(),
-                account.id().into(),
-                occurrence,
-                now.as_micros().into(),
-            ],
-        )?;
-        Ok(())
+            let rows = db.execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    version.as_micros().into(),
+                    next.due_at.as_micros().into(),
+                    next.remind_at.map(Timestamp::as_micros).into(),
+                    rule_json(next.recurrence).into(),
+                    now.as_micros().into(),
+                ],
+            )?;
+            // Nothing inserted (the source moved on, or the guard failed): nothing to complete.
+            let Some(occurrence) = rows
+                .into_iter()
+                .next()
+                .and_then(|row| row.into_iter().next())
+            else {
+                return Ok(written(None));
+            };
+            db.execute(
+                "UPDATE tasks SET completed = 1, next_task_id = ?3, \
+                 updated_at = max(?4, updated_at + 1) WHERE id = ?1 AND user_id = ?2",
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    occurrence,
+                    now.as_micros().into(),
+                ],
+            )?;
+            Ok(written(Some(())))
         })
-        .map(|()| written(Some(())))
-        .or_else(nothing_written)
     })?;
     Ok(created.is_some())
 }
@@ -961,7 +950,7 @@ pub fn delete_task(
     let sql = format!(
         "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 \
            AND (?3 IS NULL OR updated_at IN (SELECT value FROM json_each(?3))) AND {} \
-         RETURNING tags",
+         RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1)",
         guard_condition(account.source, 2)
     );
     let deleted = guarded_write(db, account, now, || {
@@ -981,7 +970,9 @@ pub fn delete_task(
         // moment's leftover is never an answer, and a delete stays one statement holding the
         // write lock. A failure here leaves rows nothing can reach; it is logged, and the
         // delete, which happened, is answered as such.
-        let tagged = row.first() != Some(&Value::Text("{}".to_owned()));
+        // Whether it has tag rows (as of its last refresh), so an untagged task costs no
+        // second cleanup statement.
+        let tagged = row.first() == Some(&Value::Integer(1));
         let cleanup = db
             .execute(
                 "DELETE FROM task_search WHERE rowid = ?1",

@@ -367,9 +367,23 @@ fn single_task_statements(
     let retagged = store::update_task(recording, user, id, &tagged, Some(&after_toggle), now)
         .unwrap()
         .unwrap();
+    let mut statements = recording.take();
+    // A tag filter brings the task's tag rows into being (its statements are checked below),
+    // so that the delete has tag rows to remove.
+    let by_tag = ListQuery {
+        tags: vec![Tag::parse("a").unwrap()],
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        store::list_tasks(recording, user, &by_tag, now)
+            .unwrap()
+            .len(),
+        1
+    );
+    recording.take();
     let current = [retagged.updated_at.as_micros()];
     assert!(store::delete_task(recording, user, id, Some(&current), now).unwrap());
-    let statements = recording.take();
+    statements.extend(recording.take());
     // get, update, toggle, retag (each one statement); delete, then the task's search entry
     // and tag rows.
     assert_eq!(statements.len(), 7, "{statements:#?}");

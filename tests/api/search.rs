@@ -201,8 +201,8 @@ fn search_syntax_quotes_and_empty_queries_are_200_or_422_never_500() {
 #[test]
 fn a_database_of_the_first_search_release_upgrades_without_triggers() {
     use super::support::{builder_at_schema, stored_integer};
-    let released = super::support::root().join("tests/fixtures/0008_as_released.sql");
-    let server = builder_at_schema(7)
+    let released = super::support::root().join("tests/fixtures/0008_released_extras.sql");
+    let server = builder_at_schema(8)
         .sqlite(&format!("@{}", released.display()))
         // Written as release 8 wrote them: its triggers filled task_tags and tasks_fts.
         .sqlite(
