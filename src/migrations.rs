@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_derived_rows_without_triggers.sql",
         sql: include_str!("../migrations/0009_derived_rows_without_triggers.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_cursor_key.sql",
+        sql: include_str!("../migrations/0010_cursor_key.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -28,6 +28,10 @@ pub enum TaskAction {
     Toggle(Option<TaskId>),
     /// The user's tags with their task counts.
     Tags,
+    /// Everything the API holds about the user, as one JSON document.
+    Export,
+    /// Erase everything the API holds about the user.
+    Erase,
 }
 
 /// A path the API knows, whatever the method.
@@ -40,6 +44,9 @@ pub enum Resource {
     Item(PathUserId, Option<TaskId>),
     Toggle(PathUserId, Option<TaskId>),
     Tags(PathUserId),
+    /// `/api/{user_id}`: the user's data as a whole (erase).
+    Account(PathUserId),
+    Export(PathUserId),
 }
 
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
@@ -53,6 +60,7 @@ const ITEM_METHODS: &[Method] = &[
     Method::DELETE,
 ];
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
+const ACCOUNT_METHODS: &[Method] = &[Method::DELETE];
 
 impl Resource {
     /// The resource at `path`, or a 404.
@@ -75,6 +83,10 @@ impl Resource {
             ["api", user, "tags"] => {
                 Self::Tags(PathUserId::from_segment(user).ok_or_else(not_found)?)
             }
+            ["api", user, "export"] => {
+                Self::Export(PathUserId::from_segment(user).ok_or_else(not_found)?)
+            }
+            ["api", user] => Self::Account(PathUserId::from_segment(user).ok_or_else(not_found)?),
             _ => return Err(not_found()),
         })
     }
@@ -82,7 +94,10 @@ impl Resource {
     /// The methods this resource answers (besides `OPTIONS`), for `Allow` and CORS.
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Self::Health | Self::OpenApi | Self::Docs | Self::Tags(_) => READ_ONLY,
+            Self::Health | Self::OpenApi | Self::Docs | Self::Tags(_) | Self::Export(_) => {
+                READ_ONLY
+            }
+            Self::Account(_) => ACCOUNT_METHODS,
             Self::Collection(_) => COLLECTION_METHODS,
             Self::Item(..) => ITEM_METHODS,
             Self::Toggle(..) => TOGGLE_METHODS,
@@ -99,6 +114,8 @@ impl Resource {
             Self::Item(..) => "/api/{user_id}/tasks/{id}",
             Self::Toggle(..) => "/api/{user_id}/tasks/{id}/complete",
             Self::Tags(_) => "/api/{user_id}/tags",
+            Self::Export(_) => "/api/{user_id}/export",
+            Self::Account(_) => "/api/{user_id}",
         }
     }
 
@@ -124,6 +141,8 @@ impl Resource {
             (Self::Item(owner, id), &Method::DELETE) => (owner, TaskAction::Delete(id)),
             (Self::Toggle(owner, id), &Method::PATCH) => (owner, TaskAction::Toggle(id)),
             (Self::Tags(owner), &Method::GET) => (owner, TaskAction::Tags),
+            (Self::Export(owner), &Method::GET) => (owner, TaskAction::Export),
+            (Self::Account(owner), &Method::DELETE) => (owner, TaskAction::Erase),
             _ => return Err(ApiError::MethodNotAllowed(allowed)),
         };
         Ok(Route::Tasks {
@@ -227,7 +246,9 @@ mod tests {
             "/",
             "",
             "/api",
-            "/api/u1",
+            "/api/",
+            "/api/u1/",
+            "/api/u1/export/x",
             "/api/u1/tasks/",
             "/api/u1/tasks/1/",
             "/api/u1/tasks/1/complete/x",
@@ -261,6 +282,28 @@ mod tests {
         assert_eq!(
             ok(Method::GET, &format!("/api/{encoded}/tasks")),
             tasks(&emoji, TaskAction::List)
+        );
+    }
+
+    #[test]
+    fn the_user_as_a_whole_is_erased_and_exported() {
+        assert_eq!(
+            ok(Method::DELETE, "/api/u1"),
+            tasks("u1", TaskAction::Erase)
+        );
+        assert_eq!(status(Method::GET, "/api/u1"), 405);
+        assert_eq!(
+            ok(Method::GET, "/api/u1/export"),
+            tasks("u1", TaskAction::Export)
+        );
+        assert_eq!(
+            ok(Method::HEAD, "/api/u1/export"),
+            tasks("u1", TaskAction::Export)
+        );
+        assert_eq!(status(Method::DELETE, "/api/u1/export"), 405);
+        assert_eq!(
+            Resource::resolve("/api/u1").unwrap().template(),
+            "/api/{user_id}"
         );
     }
 

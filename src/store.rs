@@ -11,9 +11,9 @@
 
 use crate::db::{Database, DbError, Row, Value};
 use crate::domain::{
-    AuthenticatedUser, Frequency, Identity, Interval, ListQuery, NewTask, Recurrence, Series,
-    SortKey, SortOrder, StatusFilter, TagSet, Task, TaskId, TaskPatch, TaskPriority, TaskTimeZone,
-    UserSource,
+    AuthenticatedUser, Cursor, CursorKey, Frequency, Identity, Interval, ListQuery, NewTask,
+    Position, Recurrence, Series, SortKey, SortOrder, SortValue, StatusFilter, TagSet, Task,
+    TaskId, TaskPatch, TaskPriority, TaskTimeZone, UserSource,
 };
 use crate::migrations;
 use crate::time::Timestamp;
@@ -263,30 +263,161 @@ pub fn ensure_schema(db: &dyn Database) -> Result<i64, StoreError> {
     Ok(migrations::LATEST.max(version))
 }
 
+/// One page of a list: the tasks, where the next page starts (when this one is full), the key
+/// that seals cursors (read in the page's own statement) and, with `count=true`, how many
+/// tasks match in all.
+#[derive(Debug)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    pub next: Option<Position>,
+    pub cursor_key: Option<CursorKey>,
+    pub total: Option<u64>,
+}
+
+/// The list page. A `cursor` in the query is used for its claimed position only: the caller
+/// checks its binding before and its seal after (with [`Page::cursor_key`]); either way every
+/// row is the caller's, as every statement binds the user id.
 pub fn list_tasks(
     db: &dyn Database,
     account: &Account,
     query: &ListQuery,
     now: Timestamp,
-) -> Result<Vec<Task>, StoreError> {
-    let (sql, params) = list_statement(query, account.source, account.id(), now);
+) -> Result<Page, StoreError> {
+    let start = match query.cursor.as_ref().map(Cursor::claimed_position) {
+        None => Start::First,
+        Some(position) => Start::After(position),
+    };
+    let statement = list_statement_from(query, start, account.source, account.id(), now);
+    // sort=due from a due date reads the dated rows after the position, then (when the page is
+    // not full yet) the undated ones: two index ranges, each a seek (see `after_position`).
+    let undated = match start {
+        Start::After(position) if query.sort == SortKey::Due => {
+            (position.value != SortValue::Null).then_some(())
+        }
+        _ => None,
+    };
     let derived = query.search.is_some() || !query.tags.is_empty();
-    guarded(db, account, now, || {
+    let (tasks, next, cursor_key) = guarded(db, account, now, || {
         if derived {
             refresh_derived(db, account.id())?;
         }
-        let mut rows = db.execute(&sql, &params)?;
-        let sure = strip_guard(&mut rows, account.source) == Some(true);
+        let (mut rows, mut scores, mut cursor_key, sure) =
+            page_rows(db, &statement, account.source)?;
+        let missing = query.limit as usize - rows.len().min(query.limit as usize);
+        if undated.is_some() && missing > 0 {
+            let rest = ListQuery {
+                limit: missing as u32,
+                ..query.clone()
+            };
+            let statement =
+                list_statement_from(&rest, Start::Undated, account.source, account.id(), now);
+            let (more, more_scores, key, _) = page_rows(db, &statement, account.source)?;
+            rows.extend(more);
+            scores.extend(more_scores);
+            cursor_key = cursor_key.or(key);
+        }
+        let next = match (rows.last(), scores.last()) {
+            (Some(row), Some(score)) if rows.len() == query.limit as usize => {
+                Some(position_of(row, score.as_ref(), query.sort)?)
+            }
+            _ => None,
+        };
         let tasks = rows
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        let page = (tasks, next, cursor_key);
         Ok(if sure {
-            Answer::Sure(tasks)
+            Answer::Sure(page)
         } else {
-            Answer::Unsure(tasks)
+            Answer::Unsure(page)
         })
+    })?;
+    // An empty page carries no key; one is needed only to check the cursor it was asked with.
+    let cursor_key = match cursor_key {
+        None if query.cursor.is_some() => read_cursor_key(db)?,
+        key => key,
+    };
+    let total = if query.count {
+        let (sql, params) = count_statement(query, account.id(), now);
+        let rows = db.execute(&sql, &params)?;
+        Some(
+            rows.first()
+                .and_then(|row| row.first())
+                .map_or(0, |n| u64::try_from(integer_or_zero(n)).unwrap_or(0)),
+        )
+    } else {
+        None
+    };
+    Ok(Page {
+        tasks,
+        next,
+        cursor_key,
+        total,
     })
+}
+
+/// A page statement's rows with the extra columns taken off: the task columns, each row's
+/// relevance score (when the statement has one), the cursor key, and whether the guard held.
+type PageRows = (Vec<Row>, Vec<Option<Value>>, Option<CursorKey>, bool);
+
+fn page_rows(
+    db: &dyn Database,
+    statement: &ListStatement,
+    source: UserSource,
+) -> Result<PageRows, StoreError> {
+    let mut rows = db.execute(&statement.sql, &statement.params)?;
+    let cursor_key = rows
+        .iter_mut()
+        .filter_map(|row| row.pop())
+        .last()
+        .and_then(|key| match key {
+            Value::Blob(bytes) => CursorKey::from_bytes(&bytes),
+            _ => None,
+        });
+    let sure = strip_guard(&mut rows, source) == Some(true);
+    let scores = rows
+        .iter_mut()
+        .map(|row| statement.scored.then(|| row.pop()).flatten())
+        .collect();
+    Ok((rows, scores, cursor_key, sure))
+}
+
+fn read_cursor_key(db: &dyn Database) -> Result<Option<CursorKey>, StoreError> {
+    let rows = db.execute(CURSOR_KEY, &[])?;
+    Ok(rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(|key| match key {
+            Value::Blob(bytes) => CursorKey::from_bytes(bytes),
+            _ => None,
+        }))
+}
+
+const CURSOR_KEY: &str = "SELECT value FROM api_keys WHERE name = 'cursor'";
+
+/// The last row's sort value (from its columns, or the relevance score the statement added).
+fn position_of(row: &Row, score: Option<&Value>, sort: SortKey) -> Result<Position, StoreError> {
+    let column = |index: usize| row.get(index).cloned().unwrap_or(Value::Null);
+    let value = match sort {
+        SortKey::Created => column(12),
+        SortKey::Updated => column(13),
+        SortKey::Title => column(2),
+        SortKey::Priority => column(5),
+        SortKey::Due => column(7),
+        SortKey::Relevance => score.cloned().unwrap_or(Value::Null),
+    };
+    let value = match value {
+        Value::Integer(n) => SortValue::Integer(n),
+        Value::Text(text) => SortValue::Text(text),
+        Value::Null => SortValue::Null,
+        other => return Err(StoreError::Corrupt(anyhow!("sort value {other:?}"))),
+    };
+    let id = match column(0) {
+        Value::Integer(id) => id,
+        other => return Err(StoreError::Corrupt(anyhow!("task id {other:?}"))),
+    };
+    Ok(Position { value, id })
 }
 
 /// Parameters numbered as they are added, so a statement binds exactly the ones it uses.
@@ -299,24 +430,24 @@ impl Params {
     }
 }
 
-/// The list statement for one combination of filters, sort and order, guarded for `source`,
-/// and its parameters (`?1` is the user, `?2` the limit, `?3` the offset). Built only from
-/// fixed fragments; every value the client chose is a parameter.
-pub fn list_statement(
+/// A list statement and its parameters. Its rows are the task's columns, then the relevance
+/// score (when `scored`), the guard columns and the cursor key.
+pub struct ListStatement {
+    pub sql: String,
+    pub params: Vec<Value>,
+    scored: bool,
+}
+
+/// The filters of a list as `AND …` conditions, columns qualified with `t.` when `qualified`.
+/// Built only from fixed fragments; every value the client chose is a parameter.
+fn filter_conditions(
     query: &ListQuery,
-    source: UserSource,
-    user_id: &str,
+    qualified: bool,
+    params: &mut Params,
     now: Timestamp,
-) -> (String, Vec<Value>) {
-    let mut params = Params(Vec::new());
-    params.push(user_id.into());
-    params.push(i64::from(query.limit).into());
-    params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
-    let ranked = query.sort == SortKey::Relevance && query.search.is_some();
-    // A ranked search reads the FTS index and joins the user's rows; every other list reads
-    // one of `tasks`' indexes in order. Columns are qualified in the join.
+) -> String {
     let col = |name: &str| {
-        if ranked {
+        if qualified {
             format!("t.{name}")
         } else {
             name.to_owned()
@@ -368,20 +499,145 @@ pub fn list_statement(
             format!(" AND NOT ({due} IS NOT NULL AND {condition})")
         };
     }
+    filter
+}
+
+/// ` AND …` for the rows from `start` on, and the `ORDER BY` that goes with it; `None` from
+/// the first row. A row-value comparison on the sort's index columns, so SQLite seeks to the
+/// position instead of stepping over the rows before it: a page by cursor costs the same at
+/// any depth (`tests/query_plans.rs` checks each plan seeks).
+fn after_position(
+    query: &ListQuery,
+    start: Start,
+    id: &str,
+    params: &mut Params,
+) -> Option<(String, String)> {
+    let op = comparison(query.order);
     let direction = match query.order {
         SortOrder::Asc => "ASC",
         SortOrder::Desc => "DESC",
     };
-    let guard = guard_columns(source, 1);
+    let order = sort_clause(query.sort, direction);
+    let position = match start {
+        Start::First => return None,
+        // Tasks without a due date come after every dated one, in id order.
+        Start::Undated => {
+            return Some((
+                " AND (due_at IS NULL) = 1 AND due_at IS NULL".to_owned(),
+                format!("{id} {direction}"),
+            ));
+        }
+        Start::After(position) => position,
+    };
+    let v = sort_value(&position.value);
+    let i = params.push(position.id.into());
+    let condition = match (query.sort, &position.value) {
+        // The collation on the value, not the column, so that SQLite seeks the NOCASE index.
+        (SortKey::Title, _) => {
+            let v = params.push(v);
+            format!(" AND (title, {id}) {op} ({v} COLLATE NOCASE, {i})")
+        }
+        // sort=due's indexes lead with `due_at IS NULL`: fixing it makes the rest a range,
+        // and the order within it due_at then id. Past the last dated task, the undated ones
+        // by id; before that, the dated ones after the position (then `Start::Undated`).
+        (SortKey::Due, SortValue::Null) => {
+            return Some((
+                format!(" AND (due_at IS NULL) = 1 AND due_at IS NULL AND {id} {op} {i}"),
+                format!("{id} {direction}"),
+            ));
+        }
+        (SortKey::Due, _) => {
+            let v = params.push(v);
+            return Some((
+                format!(" AND (due_at IS NULL) = 0 AND (due_at, {id}) {op} ({v}, {i})"),
+                format!("due_at {direction}, {id} {direction}"),
+            ));
+        }
+        (sort, _) => {
+            let v = params.push(v);
+            format!(" AND ({}, {id}) {op} ({v}, {i})", sort_column(sort))
+        }
+    };
+    Some((condition, order))
+}
+
+fn comparison(order: SortOrder) -> &'static str {
+    match order {
+        SortOrder::Asc => ">",
+        SortOrder::Desc => "<",
+    }
+}
+
+fn sort_value(value: &SortValue) -> Value {
+    match value {
+        SortValue::Integer(n) => Value::Integer(*n),
+        SortValue::Text(text) => Value::Text(text.clone()),
+        SortValue::Null => Value::Null,
+    }
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy)]
+enum Start<'a> {
+    /// At the first row (or `offset` rows later).
+    First,
+    /// After this row.
+    After(&'a Position),
+    /// sort=due only: at the first task without a due date.
+    Undated,
+}
+
+/// The list statement for one combination of filters, sort, order and cursor, guarded for
+/// `source` (`?1` is the user, `?2` the limit, `?3` the offset).
+pub fn list_statement(
+    query: &ListQuery,
+    source: UserSource,
+    user_id: &str,
+    now: Timestamp,
+) -> ListStatement {
+    let start = match query.cursor.as_ref().map(Cursor::claimed_position) {
+        None => Start::First,
+        Some(position) => Start::After(position),
+    };
+    list_statement_from(query, start, source, user_id, now)
+}
+
+fn list_statement_from(
+    query: &ListQuery,
+    start: Start,
+    source: UserSource,
+    user_id: &str,
+    now: Timestamp,
+) -> ListStatement {
+    let mut params = Params(Vec::new());
+    params.push(user_id.into());
+    params.push(i64::from(query.limit).into());
+    params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
+    let ranked = query.sort == SortKey::Relevance && query.search.is_some();
+    // A ranked search reads the FTS index and joins the user's rows; every other list reads
+    // one of `tasks`' indexes in order. Columns are qualified in the join.
+    let mut filter = filter_conditions(query, ranked, &mut params, now);
+    let direction = match query.order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    let tail = format!("{}, ({CURSOR_KEY})", guard_columns(source, 1));
     let Some(search) = &query.search else {
-        let order = sort_clause(query.sort, direction);
-        return (
-            format!(
-                "SELECT {TASK_COLUMNS}, {guard} FROM tasks WHERE user_id = ?1{filter} \
+        let order = match after_position(query, start, "id", &mut params) {
+            Some((condition, order)) => {
+                filter += &condition;
+                order
+            }
+            None => sort_clause(query.sort, direction),
+        };
+        return ListStatement {
+            sql: format!(
+                "SELECT {TASK_COLUMNS}, {tail} FROM tasks WHERE user_id = ?1{filter} \
                  ORDER BY {order} LIMIT ?2 OFFSET ?3"
             ),
-            params.0,
-        );
+            params: params.0,
+            scored: false,
+        };
     };
     let matching = params.push(search.match_expression(user_id).into());
     if ranked {
@@ -399,30 +655,95 @@ pub fn list_statement(
             }
         }
         let score = format!("({})", terms.join(" + "));
-        (
-            format!(
-                "SELECT {TASK_COLUMNS_OF_T}, {guard} FROM task_search JOIN tasks t ON t.id = task_search.rowid \
+        // The score is computed per matching row in any case (no index holds this order), so
+        // a page by cursor filters on it rather than seeking.
+        if let Start::After(position) = start {
+            let v = params.push(sort_value(&position.value));
+            let i = params.push(position.id.into());
+            let op = comparison(query.order);
+            filter += &format!(" AND ({score}, t.id) {op} ({v}, {i})");
+        }
+        ListStatement {
+            sql: format!(
+                "SELECT {TASK_COLUMNS_OF_T}, {score}, {tail} FROM task_search \
+                 JOIN tasks t ON t.id = task_search.rowid \
                  WHERE task_search MATCH {matching} AND t.user_id = ?1{filter} \
                  ORDER BY {score} {direction}, t.id {direction} LIMIT ?2 OFFSET ?3"
             ),
-            params.0,
-        )
+            params: params.0,
+            scored: true,
+        }
     } else {
-        let order = sort_clause(query.sort, direction);
-        (
-            format!(
-                "SELECT {TASK_COLUMNS}, {guard} FROM tasks WHERE user_id = ?1{filter} \
+        let order = match after_position(query, start, "id", &mut params) {
+            Some((condition, order)) => {
+                filter += &condition;
+                order
+            }
+            None => sort_clause(query.sort, direction),
+        };
+        ListStatement {
+            sql: format!(
+                "SELECT {TASK_COLUMNS}, {tail} FROM tasks WHERE user_id = ?1{filter} \
                  AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching}) \
                  ORDER BY {order} LIMIT ?2 OFFSET ?3"
             ),
-            params.0,
-        )
+            params: params.0,
+            scored: false,
+        }
     }
+}
+
+/// `count=true`: how many of the user's tasks pass the list's filters (not its position), read
+/// from the index the filters allow.
+pub fn count_statement(query: &ListQuery, user_id: &str, now: Timestamp) -> (String, Vec<Value>) {
+    let mut params = Params(Vec::new());
+    params.push(user_id.into());
+    let filter = filter_conditions(query, false, &mut params, now);
+    let search = match &query.search {
+        Some(search) => {
+            let matching = params.push(search.match_expression(user_id).into());
+            format!(" AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching})")
+        }
+        None => String::new(),
+    };
+    (
+        format!("SELECT count(*) FROM tasks WHERE user_id = ?1{filter}{search}"),
+        params.0,
+    )
 }
 
 /// The statement text alone (for query plans): [`list_statement`] for any user.
 pub fn list_sql(query: &ListQuery, source: UserSource) -> String {
-    list_statement(query, source, "u", Timestamp::from_micros(0)).0
+    list_statement(query, source, "u", Timestamp::from_micros(0)).sql
+}
+
+/// The statement for sort=due's undated rows after the dated ones (for query plans).
+pub fn undated_sql(query: &ListQuery, source: UserSource) -> String {
+    list_statement_from(
+        query,
+        Start::Undated,
+        source,
+        "u",
+        Timestamp::from_micros(0),
+    )
+    .sql
+}
+
+/// The count statement's text alone (for query plans).
+pub fn count_sql(query: &ListQuery) -> String {
+    count_statement(query, "u", Timestamp::from_micros(0)).0
+}
+
+/// The column (or expression) a sort orders by, first of its index's columns after `user_id`.
+fn sort_column(sort: SortKey) -> &'static str {
+    match sort {
+        SortKey::Created => "created_at",
+        SortKey::Updated => "updated_at",
+        SortKey::Title => "title",
+        SortKey::Priority => "priority",
+        SortKey::Due => "due_at",
+        SortKey::Relevance => "id",
+    }
 }
 
 /// `ORDER BY` for an index-ordered sort; ties break by id in the same direction.
@@ -995,6 +1316,89 @@ pub fn delete_task(
     Ok(deleted.is_some())
 }
 
+/// Everything the API holds about one user: every task (oldest first) and the tag counts.
+#[derive(Debug, serde::Serialize)]
+pub struct Export {
+    pub user_id: String,
+    pub exported_at: Timestamp,
+    pub tasks: Vec<Task>,
+    pub tags: Vec<TagCount>,
+}
+
+pub fn export(db: &dyn Database, account: &Account, now: Timestamp) -> Result<Export, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1 ORDER BY id",
+        guard_columns(account.source, 1)
+    );
+    let tasks = guarded(db, account, now, || {
+        let mut rows = db.execute(&sql, &[account.id().into()])?;
+        let sure = strip_guard(&mut rows, account.source) == Some(true);
+        let tasks = rows
+            .iter()
+            .map(task_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if sure {
+            Answer::Sure(tasks)
+        } else {
+            Answer::Unsure(tasks)
+        })
+    })?;
+    let tags = list_tags(db, account, now)?;
+    Ok(Export {
+        user_id: account.id().to_owned(),
+        exported_at: now,
+        tasks,
+        tags,
+    })
+}
+
+/// Erases everything stored for the user: search entries, tag rows, tasks (with their
+/// idempotency keys), the rate-limit counter and, in `auto` mode, the user row (Better Auth's
+/// own `user` table is Better Auth's to delete). One transaction, so a failure erases nothing
+/// and a retry erases all; erasing twice is erasing once. The user need not exist any more in
+/// `better-auth` mode: cleaning up after Better Auth deleted the user is the point.
+pub fn erase(db: &dyn Database, account: &Account) -> Result<(), StoreError> {
+    ensure_schema(db)?;
+    let user: Value = account.id().into();
+    in_transaction(db, || {
+        // The search index holds a copy of the text under the user's owner token; every entry
+        // with it goes, also one a failed cleanup left without a task.
+        let entries = db.execute(
+            "SELECT json_group_array(rowid) FROM task_search WHERE task_search MATCH ?1",
+            &[crate::domain::search::owner_expression(account.id()).into()],
+        )?;
+        if let Some(Value::Text(ids)) = entries
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+        {
+            db.execute(
+                "DELETE FROM task_search WHERE rowid IN (SELECT value FROM json_each(?1))",
+                &[ids.into()],
+            )?;
+        }
+        db.execute(
+            "DELETE FROM task_tags WHERE user_id = ?1",
+            std::slice::from_ref(&user),
+        )?;
+        db.execute(
+            "DELETE FROM tasks WHERE user_id = ?1",
+            std::slice::from_ref(&user),
+        )?;
+        db.execute(
+            "DELETE FROM rate_limits WHERE user_id = ?1",
+            std::slice::from_ref(&user),
+        )?;
+        if account.source == UserSource::Auto {
+            db.execute(
+                "DELETE FROM users WHERE id = ?1",
+                std::slice::from_ref(&user),
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// The live JWKS cache row of `url`: the last document that parsed (if any), when it was
 /// fetched, and when a fetch was last attempted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1276,6 +1680,7 @@ mod tests {
         assert_eq!(
             list_tasks(&db, &user("a"), &ListQuery::default(), at(0))
                 .unwrap()
+                .tasks
                 .len(),
             1
         );
@@ -1407,6 +1812,7 @@ mod tests {
         assert!(
             list_tasks(&db, &b, &ListQuery::default(), at(0))
                 .unwrap()
+                .tasks
                 .is_empty()
         );
         assert_eq!(get_task(&db, &a, task.id, at(0)).unwrap(), Some(task));
@@ -1430,6 +1836,7 @@ mod tests {
         assert_eq!(
             list_tasks(&db, &a, &ListQuery::default(), at(0))
                 .unwrap()
+                .tasks
                 .len(),
             3
         );
@@ -1439,6 +1846,7 @@ mod tests {
         let query = ListQuery::parse(query).unwrap();
         list_tasks(db, &user("a"), &query, at(0))
             .unwrap()
+            .tasks
             .into_iter()
             .map(|t| t.title)
             .collect()
@@ -1453,7 +1861,10 @@ mod tests {
             create_plain(&db, &a, &new_task(title), at(time)).unwrap();
         }
         create_plain(&db, &user("b"), &new_task("not a's"), at(15)).unwrap();
-        let d = list_tasks(&db, &a, &ListQuery::default(), at(0)).unwrap()[0].id;
+        let d = list_tasks(&db, &a, &ListQuery::default(), at(0))
+            .unwrap()
+            .tasks[0]
+            .id;
         toggle_task(&db, &a, d, None, at(40)).unwrap();
 
         assert_eq!(titles(&db, ""), ["d", "a", "C", "b"]);
@@ -1494,6 +1905,7 @@ mod tests {
                 seen.extend(
                     list_tasks(&db, &a, &q, at(0))
                         .unwrap()
+                        .tasks
                         .into_iter()
                         .map(|t| t.id),
                 );
@@ -1576,7 +1988,9 @@ mod tests {
             Created::New(_)
         ));
         assert_eq!(
-            list_tasks(&db, &a, &ListQuery::default(), at(0)).unwrap(),
+            list_tasks(&db, &a, &ListQuery::default(), at(0))
+                .unwrap()
+                .tasks,
             vec![first.clone()]
         );
         // A deleted task takes its key with it.

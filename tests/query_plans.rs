@@ -4,11 +4,13 @@
 //! `benches/scale.rs` measures the consequence, this test pins the cause. The plans are taken on
 //! the real migrated schema, for the exact SQL text the store executes.
 
-use task_api::domain::{AuthenticatedUser, Identity, UserSource};
+use task_api::domain::cursor;
+use task_api::domain::{AuthenticatedUser, Binding, Cursor, CursorKey, Identity, Position};
 use task_api::domain::{
     ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag, TagSet,
     TaskPatch, TaskPriority, TaskTitle,
 };
+use task_api::domain::{SortValue, UserSource};
 use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
 use task_api::time::Timestamp;
@@ -104,6 +106,7 @@ fn index_columns(db: &Sqlite, index: &str) -> Vec<String> {
 fn every_list_query_reads_one_user_index_in_order() {
     let db = migrated();
     let mut checked = 0;
+    let mut cursors = 0;
     let priority_filters = [
         PriorityFilter::any(),
         PriorityFilter::only(&[TaskPriority::High]),
@@ -171,12 +174,83 @@ fn every_list_query_reads_one_user_index_in_order() {
                         expected,
                         "{sql}\n{plan:#?}"
                     );
+                    // The same list from a cursor: the same index, in order, entered at the
+                    // position (a range on the index), so any depth costs one page. sort=due
+                    // from a due date is two ranges: the dated rows after it, then the
+                    // undated ones (a second statement when the page is not full).
+                    let due_index = |columns: &[String]| {
+                        columns.len() == 4 && columns[0] == "user_id" && columns[2] == "due_at"
+                    };
+                    let mut statements: Vec<String> = cursor_values(sort)
+                        .into_iter()
+                        .map(|value| store::list_sql(&after_cursor(&query, value), source))
+                        .collect();
+                    if sort == SortKey::Due {
+                        statements.push(store::undated_sql(&query, source));
+                    }
+                    for sql in statements {
+                        let plan = assert_plan(&db, &sql, bound.trim_end_matches(')'));
+                        let detail = plan.iter().find(|d| d.starts_with("SEARCH tasks")).unwrap();
+                        let columns = index_columns(&db, index_of(detail));
+                        if sort == SortKey::Due {
+                            assert!(due_index(&columns), "{sql}\n{plan:#?}");
+                        } else {
+                            assert_eq!(columns, expected, "{sql}\n{plan:#?}");
+                        }
+                        let seeks = detail.contains(">?")
+                            || detail.contains("<?")
+                            || (sql.contains("IS NULL) = 1") && detail.contains("<expr>=?"));
+                        assert!(seeks, "no seek to the cursor\n{sql}\n{plan:#?}");
+                        cursors += 1;
+                    }
                     checked += 1;
                 }
             }
         }
     }
     assert_eq!(checked, 3 * 3 * EXTRA_FILTERS * 5 * 2);
+    assert_eq!(cursors, 3 * 3 * EXTRA_FILTERS * 7 * 2);
+}
+
+/// Sort values a cursor of `sort` can hold: sort=due's may be a missing due date.
+fn cursor_values(sort: SortKey) -> Vec<SortValue> {
+    match sort {
+        SortKey::Title => vec![SortValue::Text("m".into())],
+        SortKey::Due => vec![SortValue::Integer(5), SortValue::Null],
+        _ => vec![SortValue::Integer(5)],
+    }
+}
+
+/// `query` continued after a task with sort value `value`, by a cursor sealed for it.
+fn after_cursor(query: &ListQuery, value: SortValue) -> ListQuery {
+    let key = CursorKey::from_bytes(&[7; 32]).unwrap();
+    let position = Position { value, id: 9 };
+    let text = cursor::seal(&position, &Binding::of(query, "u"), &key);
+    ListQuery {
+        cursor: Some(Cursor::parse(&text).unwrap()),
+        ..query.clone()
+    }
+}
+
+/// `count=true` counts from the user's index (covering where the filters allow), never the
+/// table, and never sorts.
+#[test]
+fn counts_read_one_users_index() {
+    let db = migrated();
+    for status in [StatusFilter::All, StatusFilter::Completed] {
+        for extra in 0..EXTRA_FILTERS {
+            let query = with_extra_filter(
+                ListQuery {
+                    status,
+                    count: true,
+                    ..ListQuery::default()
+                },
+                extra,
+            );
+            let sql = store::count_sql(&query);
+            assert_plan(&db, &sql, "(user_id=?");
+        }
+    }
 }
 
 /// The filters beside status and priority, one at a time and all together: none, two tags,
@@ -377,6 +451,7 @@ fn single_task_statements(
     assert_eq!(
         store::list_tasks(recording, user, &by_tag, now)
             .unwrap()
+            .tasks
             .len(),
         1
     );

@@ -2,7 +2,8 @@
 
 use super::json_body;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
-use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
+use crate::domain::cursor;
+use crate::domain::{Binding, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::message::{Request, Response, empty, json};
@@ -21,11 +22,7 @@ pub fn handle(
     env: &Env,
 ) -> Result<Response, ApiError> {
     match action {
-        TaskAction::List => {
-            let query = ListQuery::parse(&request.query)?;
-            let tasks = store::list_tasks(env.db, account, &query, env.now)?;
-            Ok(json(StatusCode::OK, &tasks))
-        }
+        TaskAction::List => list(account, request, env),
         TaskAction::Create => create(account, request, env),
         TaskAction::Get(id) => {
             let task =
@@ -55,6 +52,19 @@ pub fn handle(
             let tags = store::list_tags(env.db, account, env.now)?;
             Ok(json(StatusCode::OK, &tags))
         }
+        TaskAction::Export => {
+            let export = store::export(env.db, account, env.now)?;
+            let mut response = json(StatusCode::OK, &export);
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"tasks-export.json\""),
+            );
+            Ok(response)
+        }
+        TaskAction::Erase => {
+            store::erase(env.db, account)?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
         TaskAction::Delete(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
@@ -65,6 +75,69 @@ pub fn handle(
             }
         }
     }
+}
+
+/// A page of the list, with `Link: <…>; rel="next"` and `X-Next-Cursor` when it is full, and
+/// `X-Total-Count` with `count=true`. The body stays the bare array existing clients read.
+fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
+    let query = ListQuery::parse(&request.query)?;
+    let binding = Binding::of(&query, account.user.id());
+    if let Some(cursor) = &query.cursor {
+        cursor
+            .position_for(&binding, query.sort)
+            .map_err(|message| ApiError::validation("cursor", message))?;
+    }
+    let page = store::list_tasks(env.db, account, &query, env.now)?;
+    if let Some(cursor) = &query.cursor {
+        // Checked on the answer: the key comes back with the page's statement. The rows were
+        // the caller's in any case; a forged or edited cursor is refused, not served.
+        if !page
+            .cursor_key
+            .as_ref()
+            .is_some_and(|key| cursor.is_sealed_by(key))
+        {
+            return Err(ApiError::validation(
+                "cursor",
+                "is not a cursor this API issued",
+            ));
+        }
+    }
+    let mut response = json(StatusCode::OK, &page.tasks);
+    let headers = response.headers_mut();
+    if let (Some(next), Some(key)) = (&page.next, &page.cursor_key) {
+        let cursor = cursor::seal(next, &binding, key);
+        let link = format!(
+            "<{}?{}>; rel=\"next\"",
+            request.path,
+            next_page_query(&request.query, &cursor)
+        );
+        if let (Ok(cursor), Ok(link)) =
+            (HeaderValue::from_str(&cursor), HeaderValue::from_str(&link))
+        {
+            headers.insert("x-next-cursor", cursor);
+            headers.insert(header::LINK, link);
+        }
+    }
+    if let Some(total) = page.total {
+        headers.insert("x-total-count", HeaderValue::from(total));
+    }
+    Ok(response)
+}
+
+/// The request's query string for the next page: every parameter as the client sent it
+/// (still percent-encoded) but `cursor` and `offset`, then the new cursor (base64url: nothing
+/// to encode).
+fn next_page_query(query: &str, cursor: &str) -> String {
+    let mut pairs: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            !pair.is_empty() && key != "cursor" && key != "offset"
+        })
+        .collect();
+    let last = format!("cursor={cursor}");
+    pairs.push(&last);
+    pairs.join("&")
 }
 
 fn create(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {

@@ -1,5 +1,6 @@
 //! The list endpoint's query string: filter, sort, order and page.
 
+use super::cursor::Cursor;
 use super::invalid::{FieldError, Invalid};
 use super::schedule::parse_instant;
 use super::search::SearchQuery;
@@ -9,8 +10,9 @@ use crate::time::Timestamp;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
-/// A query string longer than this is refused before it is parsed.
-pub const MAX_QUERY_BYTES: usize = 2048;
+/// A query string longer than this is refused before it is parsed (room for a cursor, at most
+/// 1,200 characters, beside every filter).
+pub const MAX_QUERY_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
@@ -95,6 +97,10 @@ pub struct ListQuery {
     pub order: SortOrder,
     pub limit: u32,
     pub offset: u64,
+    /// `cursor=`: continue after the page that handed out this cursor (never with `offset`).
+    pub cursor: Option<Cursor>,
+    /// `count=true`: answer the number of matching tasks too (`X-Total-Count`).
+    pub count: bool,
 }
 
 impl Default for ListQuery {
@@ -111,13 +117,15 @@ impl Default for ListQuery {
             order: SortOrder::Desc,
             limit: DEFAULT_LIMIT,
             offset: 0,
+            cursor: None,
+            count: false,
         }
     }
 }
 
 impl ListQuery {
     /// Parses `status`, `priority`, `tag`, `due_before`, `due_after`, `overdue`, `q`, `sort`,
-    /// `order`, `limit` and `offset`. Unknown parameters are ignored; a known one given twice
+    /// `order`, `limit`, `offset`, `cursor` and `count`. Unknown parameters are ignored; a known one given twice
     /// (but `tag`), or with a value outside its range, is a 422.
     pub fn parse(query: &str) -> Result<Self, Invalid> {
         if query.len() > MAX_QUERY_BYTES {
@@ -135,6 +143,8 @@ impl ListQuery {
         let mut due_after = None;
         let mut overdue = None;
         let mut search = None;
+        let mut cursor = None;
+        let mut count = None;
         let mut errors = Vec::new();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -157,11 +167,19 @@ impl ListQuery {
                 "due_after" => set_once(&mut due_after, parse_instant(&value)),
                 "overdue" => set_once(&mut overdue, parse_bool(&value)),
                 "q" => set_once(&mut search, SearchQuery::parse(&value)),
+                "cursor" => set_once(&mut cursor, Cursor::parse(&value)),
+                "count" => set_once(&mut count, parse_bool(&value)),
                 _ => Ok(()),
             };
             if let Err(message) = parsed {
                 errors.push(FieldError::new(key, message));
             }
+        }
+        if cursor.is_some() && offset.is_some() {
+            errors.push(FieldError::new(
+                "offset",
+                "cannot be combined with cursor (the cursor says where the page starts)",
+            ));
         }
         if !errors.is_empty() {
             return Err(Invalid(errors));
@@ -184,6 +202,8 @@ impl ListQuery {
             order: order.unwrap_or(sort.default_order()),
             limit: limit.unwrap_or(DEFAULT_LIMIT),
             offset: offset.unwrap_or(0),
+            cursor,
+            count: count.unwrap_or(false),
         })
     }
 }

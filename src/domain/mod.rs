@@ -1,5 +1,6 @@
 //! Plain Rust domain types. A value of one of these types is valid by construction.
 
+pub mod cursor;
 pub mod input;
 pub mod invalid;
 pub mod list_query;
@@ -9,6 +10,7 @@ pub mod tags;
 pub mod task;
 pub mod user;
 
+pub use cursor::{Binding, Cursor, CursorKey, Position, SortValue};
 pub use input::{NewTask, TaskPatch};
 pub use invalid::{FieldError, Invalid};
 pub use list_query::{ListQuery, PriorityFilter, SortKey, SortOrder, StatusFilter};

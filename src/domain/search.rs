@@ -76,6 +76,12 @@ fn owner_token(user_id: &str) -> String {
     user_id.bytes().map(|b| format!("{b:02X}")).collect()
 }
 
+/// The MATCH expression for every search entry of one user (to erase them all, including any
+/// a failed cleanup left behind).
+pub fn owner_expression(user_id: &str) -> String {
+    format!("owner:\"{}\"", owner_token(user_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ mod client;
 mod support;
 mod tokens;
 
+mod account;
 mod attacks;
 mod auth;
 mod concurrency;
@@ -13,6 +14,7 @@ mod host;
 mod hostile;
 mod isolation;
 mod jwks;
+mod pages;
 mod priority;
 mod routes;
 mod runtimes;

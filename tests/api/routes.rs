@@ -151,8 +151,8 @@ fn unknown_routes_are_json_404s() {
     for path in [
         "/",
         "/api",
-        "/api/alice",
         "/api/alice/tasks/1/complete/now",
+        "/api/alice/export/now",
         "/tasks",
         "/api/alice/notes",
     ] {
@@ -175,6 +175,8 @@ fn wrong_methods_are_405_with_allow() {
         ),
         ("GET", "/api/alice/tasks/1/complete", "PATCH"),
         ("POST", "/health", "GET, HEAD"),
+        ("GET", "/api/alice", "DELETE"),
+        ("POST", "/api/alice/export", "GET, HEAD"),
     ] {
         let response = server.send(Request::new(method, path).bearer(&t));
         response.assert_json_error(405);

@@ -23,16 +23,20 @@
 //! order), the same keyword in created order (index order, the FTS match as a filter), a rare
 //! keyword, and a tag filter. Every task has zero to two of eight tags.
 //!
-//! Run: `cargo bench -p task-api-bench --bench scale` (only the new groups:
-//! `… --bench scale -- 'search|tag'`).
+//! `cursor/…` (issue 17) reads the 100,000-task user's first page and the page after row
+//! 50,000 by cursor, and the first page with `count=true`.
+//!
+//! Run: `cargo bench -p task-api-bench --bench scale` (only some groups:
+//! `… --bench scale -- 'search|tag'`, `… -- cursor`).
 
 use criterion::{BenchmarkId, Criterion};
 use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
-use task_api::domain::{ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
+use task_api::domain::{Binding, Cursor, ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
 use task_api::migrations::{self, MIGRATIONS};
 use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
@@ -88,13 +92,20 @@ fn main() {
                 ..ListQuery::default()
             };
             for (size, db) in &databases {
-                let rows = store::list_tasks(db, &user, &query, now).unwrap().len();
+                let rows = store::list_tasks(db, &user, &query, now)
+                    .unwrap()
+                    .tasks
+                    .len();
                 assert!((1..=50).contains(&rows), "{rows} rows");
                 group.bench_with_input(
                     BenchmarkId::new(format!("{sort_name}_{status_name}"), size),
                     &query,
                     |b, query| {
-                        b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
+                        b.iter(|| {
+                            store::list_tasks(db, &user, black_box(query), now)
+                                .unwrap()
+                                .tasks
+                        })
                     },
                 );
             }
@@ -111,7 +122,11 @@ fn main() {
     };
     for (size, db) in &databases {
         group.bench_with_input(BenchmarkId::new("created_all", size), &query, |b, query| {
-            b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
+            b.iter(|| {
+                store::list_tasks(db, &user, black_box(query), now)
+                    .unwrap()
+                    .tasks
+            })
         });
     }
     group.finish();
@@ -138,10 +153,17 @@ fn main() {
     for (group_name, name, query) in &filters {
         let mut group = criterion.benchmark_group(*group_name);
         for (size, db) in &databases {
-            let rows = store::list_tasks(db, &user, query, now).unwrap().len();
+            let rows = store::list_tasks(db, &user, query, now)
+                .unwrap()
+                .tasks
+                .len();
             assert!(rows <= 50, "{rows} rows");
             group.bench_with_input(BenchmarkId::new(*name, size), query, |b, query| {
-                b.iter(|| store::list_tasks(db, &user, black_box(query), now).unwrap())
+                b.iter(|| {
+                    store::list_tasks(db, &user, black_box(query), now)
+                        .unwrap()
+                        .tasks
+                })
             });
         }
         group.finish();
@@ -157,9 +179,77 @@ fn main() {
         group.bench_with_input(
             BenchmarkId::new("created_all_100000", offset),
             &query,
-            |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap()),
+            |b, query| {
+                b.iter(|| {
+                    store::list_tasks(largest, &user, black_box(query), now)
+                        .unwrap()
+                        .tasks
+                })
+            },
         );
     }
+    group.finish();
+
+    // Keyset pages (issue 17) of the 100,000-task user: the first page, and the page after
+    // row 50,000 by the cursor the page before hands out; sort=created (the default) and
+    // sort=title, the one whose key is text. The target: depth 50,000 ≤ 1.5× the first page.
+    // Then the same list with `count=true` (an exact count of all 100,000 on each request).
+    let mut group = criterion.benchmark_group("cursor");
+    for (sort, sort_name) in [(SortKey::Created, "created"), (SortKey::Title, "title")] {
+        let base = ListQuery {
+            sort,
+            order: sort.default_order(),
+            ..ListQuery::default()
+        };
+        let before = ListQuery {
+            offset: 50_000 - 50,
+            ..base.clone()
+        };
+        let page = store::list_tasks(largest, &user, &before, now).unwrap();
+        let (next, key) = (page.next.unwrap(), page.cursor_key.unwrap());
+        let sealed = cursor::seal(&next, &Binding::of(&base, TARGET), &key);
+        let deep = ListQuery {
+            cursor: Some(Cursor::parse(&sealed).unwrap()),
+            ..base.clone()
+        };
+        let deep_page = store::list_tasks(largest, &user, &deep, now).unwrap();
+        assert_eq!(deep_page.tasks.len(), 50);
+        let by_offset = ListQuery {
+            offset: 50_000,
+            ..base.clone()
+        };
+        assert_eq!(
+            deep_page.tasks,
+            store::list_tasks(largest, &user, &by_offset, now)
+                .unwrap()
+                .tasks,
+            "the cursor's page is the 50,000-offset page"
+        );
+        for (depth, query) in [(0_u64, &base), (50_000, &deep)] {
+            group.bench_with_input(
+                BenchmarkId::new(format!("{sort_name}_100000"), depth),
+                query,
+                |b, query| {
+                    b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap())
+                },
+            );
+        }
+    }
+    let counted = ListQuery {
+        count: true,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        store::list_tasks(largest, &user, &counted, now)
+            .unwrap()
+            .total,
+        Some(100_000)
+    );
+    group.bench_with_input(
+        BenchmarkId::new("count_created_100000", 0),
+        &counted,
+        |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap()),
+    );
     group.finish();
 
     criterion.final_summary();
@@ -318,7 +408,8 @@ fn print_ratios() {
         .or_else(|| {
             std::env::var_os("CARGO_TARGET_DIR").map(|dir| PathBuf::from(dir).join("criterion"))
         })
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"));
+        // The workspace's target directory, two levels above this crate.
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion"));
     let median_us_in = |group: &str, name: &str, size: usize| -> Option<f64> {
         let file = home.join(format!("{group}/{name}/{size}/new/estimates.json"));
         let estimates: serde_json::Value =
@@ -326,6 +417,25 @@ fn print_ratios() {
         Some(estimates["median"]["point_estimate"].as_f64()? / 1e3)
     };
     let median_us = |name: &str, size: usize| median_us_in("list", name, size);
+    println!("\nkeyset pages of the 100,000-task user, median µs (limit 50)");
+    for sort in ["created", "title"] {
+        let name = format!("{sort}_100000");
+        if let (Some(first), Some(deep)) = (
+            median_us_in("cursor", &name, 0),
+            median_us_in("cursor", &name, 50_000),
+        ) {
+            println!(
+                "{sort:<8} first page {first:>8.1}   after row 50,000 {deep:>8.1}   ratio {:.2}x",
+                deep / first
+            );
+        }
+    }
+    if let (Some(plain), Some(counted)) = (
+        median_us_in("list", "created_all", 100_000),
+        median_us_in("cursor", "count_created_100000", 0),
+    ) {
+        println!("count=true on 100,000 tasks: {counted:.1} µs per page (without: {plain:.1} µs)");
+    }
     println!("\nq= and tag= latency, median µs (first page, limit 50)");
     println!(
         "{:<24} {:>9} {:>9} {:>9} {:>9}",

@@ -147,6 +147,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /** Export everything the API holds about the user */
+        get: operations["exportUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** The headers a GET of this path would answer, without the body (RFC 9110 §9.3.2) */
+        head: operations["exportUserHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase everything the API holds about the user
+         * @description Tasks (with their idempotency keys), tag rows, search entries, the rate-limit counter and, with `user_source = auto`, the user record: in one transaction. Idempotent: erasing a user with nothing stored is a 204 too. Call it from Better Auth's `user.deleteUser.beforeDelete` hook with a token for that user (README).
+         */
+        delete: operations["eraseUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -275,6 +319,13 @@ export interface components {
             tag: string;
             /** @description How many of the user's tasks carry it. */
             count: number;
+        };
+        Export: {
+            user_id: string;
+            /** Format: date-time */
+            exported_at: string;
+            tasks: components["schemas"]["Task"][];
+            tags: components["schemas"]["TagCount"][];
         };
     };
     responses: {
@@ -436,6 +487,7 @@ export interface components {
         /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
         Order: "asc" | "desc";
         Limit: number;
+        /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
         Offset: number;
         /** @description RFC 9110 §13.1.1: `*`, or a comma-separated list of entity tags, such as the `ETag` of the version this write expects. 412 if the task is at another version (a tag this API did not issue, or a weak one, never matches); `*` matches any current version. A value that is empty or is not such a list is refused with 422: it names no version, and the write is never made unconditional in its place. */
         IfMatch: string;
@@ -453,11 +505,21 @@ export interface components {
         Overdue: "true" | "false";
         /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. */
         Q: string;
+        /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. A cursor of another user or list, or an edited one, is a 422. Not with `offset`. */
+        Cursor: string;
+        /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
+        Count: boolean;
     };
     requestBodies: never;
     headers: {
         /** @description The task's version: `"<id>-<updated_at µs>"`. */
         ETag: string;
+        /** @description RFC 8288: `<…>; rel="next"`, the next page's URL (the same parameters with the next `cursor`), when this page is full. */
+        Link: string;
+        /** @description The next page's `cursor`, when this page is full (the same as in `Link`). */
+        "X-Next-Cursor": string;
+        /** @description With `count=true`: how many of the user's tasks pass the filters. */
+        "X-Total-Count": number;
     };
     pathItems: never;
 }
@@ -600,7 +662,12 @@ export interface operations {
                 /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
                 order?: components["parameters"]["Order"];
                 limit?: components["parameters"]["Limit"];
+                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
                 offset?: components["parameters"]["Offset"];
+                /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. A cursor of another user or list, or an edited one, is a 422. Not with `offset`. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
+                count?: components["parameters"]["Count"];
             };
             header?: never;
             path: {
@@ -611,9 +678,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of tasks. */
+            /** @description A page of tasks. When the page is full, `Link` and `X-Next-Cursor` say where the next one starts (keyset paging: no row repeats or is skipped when tasks are added or removed meanwhile). */
             200: {
                 headers: {
+                    Link: components["headers"]["Link"];
+                    "X-Next-Cursor": components["headers"]["X-Next-Cursor"];
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -690,6 +760,7 @@ export interface operations {
                 /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
                 order?: components["parameters"]["Order"];
                 limit?: components["parameters"]["Limit"];
+                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
                 offset?: components["parameters"]["Offset"];
             };
             header?: never;
@@ -999,6 +1070,86 @@ export interface operations {
             404: components["responses"]["RouteNotFoundHead"];
             429: components["responses"]["TooManyRequestsHead"];
             503: components["responses"]["UnavailableHead"];
+        };
+    };
+    exportUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every task of the user (oldest first, the same objects the task routes answer) and the tag counts, as one JSON document (`Content-Disposition: attachment`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportUserHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export's headers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UnauthorizedHead"];
+            403: components["responses"]["ForbiddenHead"];
+            404: components["responses"]["RouteNotFoundHead"];
+            429: components["responses"]["TooManyRequestsHead"];
+            503: components["responses"]["UnavailableHead"];
+        };
+    };
+    eraseUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Nothing of the user is stored any more. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }
