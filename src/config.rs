@@ -2,7 +2,7 @@
 //! request) and only on the routes that need it.
 
 use crate::auth::{BetterAuthUrl, Verifier, VerifierSettings, parse_origin};
-use crate::domain::UserSource;
+use crate::domain::{TrashRetention, UserSource};
 use crate::error::ApiError;
 
 /// Where variables come from: Spin's `variables` interface in the component, a map in tests.
@@ -70,6 +70,13 @@ impl Config {
             rate_limit_per_minute,
         })
     }
+}
+
+/// `trash_retention_days`, read only by the routes that delete, restore or list deleted tasks
+/// (one variable lookup fewer on every other request); a bad value is a 503 naming it.
+pub fn trash_retention(vars: &dyn Variables) -> Result<TrashRetention, ApiError> {
+    TrashRetention::parse(vars.get("trash_retention_days").as_deref())
+        .map_err(ApiError::Misconfigured)
 }
 
 /// Under Spin the JWKS fetch can only reach what `allowed_outbound_hosts` grants, and the

@@ -49,6 +49,8 @@ impl DbError {
                 "no such column",
                 "has no column named",
                 "ON CONFLICT clause does not match",
+                // `INDEXED BY` an index a later migration creates.
+                "no such index",
                 // A virtual table another request is creating in that moment.
                 "vtable constructor failed",
             ]
@@ -128,6 +130,7 @@ mod tests {
         assert_eq!(DbError::Io("disk I/O error".into()).missing_table(), None);
         assert_eq!(DbError::AccessDenied.missing_table(), None);
         assert!(DbError::Io("no such table: tasks".into()).schema_behind());
+        assert!(DbError::Io("no such index: tasks_stale".into()).schema_behind());
         assert!(
             DbError::Io(
                 "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint".into()

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_cursor_key.sql",
         sql: include_str!("../migrations/0010_cursor_key.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_changes_and_trash.sql",
+        sql: include_str!("../migrations/0011_changes_and_trash.sql"),
+    },
 ];
 
 /// The schema version this build expects.

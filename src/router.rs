@@ -30,6 +30,12 @@ pub enum TaskAction {
     Tags,
     /// Everything the API holds about the user, as one JSON document.
     Export,
+    /// Bring a deleted task back from the trash.
+    Restore(Option<TaskId>),
+    /// The user's restorable deleted tasks.
+    Trash,
+    /// What changed since a sync token.
+    Changes,
     /// Erase everything the API holds about the user.
     Erase,
 }
@@ -47,6 +53,9 @@ pub enum Resource {
     /// `/api/{user_id}`: the user's data as a whole (erase).
     Account(PathUserId),
     Export(PathUserId),
+    Restore(PathUserId, Option<TaskId>),
+    Trash(PathUserId),
+    Changes(PathUserId),
 }
 
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
@@ -61,6 +70,7 @@ const ITEM_METHODS: &[Method] = &[
 ];
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
 const ACCOUNT_METHODS: &[Method] = &[Method::DELETE];
+const RESTORE_METHODS: &[Method] = &[Method::POST];
 
 impl Resource {
     /// The resource at `path`, or a 404.
@@ -75,13 +85,19 @@ impl Resource {
                 let owner = PathUserId::from_segment(user).ok_or_else(not_found)?;
                 match rest {
                     [] => Self::Collection(owner),
+                    // Not a task id (ids are digits), so no task is shadowed.
+                    ["changes"] => Self::Changes(owner),
                     [id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
+                    [id, "restore"] if !id.is_empty() => Self::Restore(owner, TaskId::parse(id)),
                     [id, "complete"] if !id.is_empty() => Self::Toggle(owner, TaskId::parse(id)),
                     _ => return Err(not_found()),
                 }
             }
             ["api", user, "tags"] => {
                 Self::Tags(PathUserId::from_segment(user).ok_or_else(not_found)?)
+            }
+            ["api", user, "trash"] => {
+                Self::Trash(PathUserId::from_segment(user).ok_or_else(not_found)?)
             }
             ["api", user, "export"] => {
                 Self::Export(PathUserId::from_segment(user).ok_or_else(not_found)?)
@@ -94,9 +110,14 @@ impl Resource {
     /// The methods this resource answers (besides `OPTIONS`), for `Allow` and CORS.
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Self::Health | Self::OpenApi | Self::Docs | Self::Tags(_) | Self::Export(_) => {
-                READ_ONLY
-            }
+            Self::Health
+            | Self::OpenApi
+            | Self::Docs
+            | Self::Tags(_)
+            | Self::Export(_)
+            | Self::Trash(_)
+            | Self::Changes(_) => READ_ONLY,
+            Self::Restore(..) => RESTORE_METHODS,
             Self::Account(_) => ACCOUNT_METHODS,
             Self::Collection(_) => COLLECTION_METHODS,
             Self::Item(..) => ITEM_METHODS,
@@ -116,6 +137,9 @@ impl Resource {
             Self::Tags(_) => "/api/{user_id}/tags",
             Self::Export(_) => "/api/{user_id}/export",
             Self::Account(_) => "/api/{user_id}",
+            Self::Restore(..) => "/api/{user_id}/tasks/{id}/restore",
+            Self::Trash(_) => "/api/{user_id}/trash",
+            Self::Changes(_) => "/api/{user_id}/tasks/changes",
         }
     }
 
@@ -143,6 +167,9 @@ impl Resource {
             (Self::Tags(owner), &Method::GET) => (owner, TaskAction::Tags),
             (Self::Export(owner), &Method::GET) => (owner, TaskAction::Export),
             (Self::Account(owner), &Method::DELETE) => (owner, TaskAction::Erase),
+            (Self::Restore(owner, id), &Method::POST) => (owner, TaskAction::Restore(id)),
+            (Self::Trash(owner), &Method::GET) => (owner, TaskAction::Trash),
+            (Self::Changes(owner), &Method::GET) => (owner, TaskAction::Changes),
             _ => return Err(ApiError::MethodNotAllowed(allowed)),
         };
         Ok(Route::Tasks {
@@ -305,6 +332,28 @@ mod tests {
             Resource::resolve("/api/u1").unwrap().template(),
             "/api/{user_id}"
         );
+    }
+
+    #[test]
+    fn the_trash_and_the_changes_feed_have_their_routes() {
+        assert_eq!(
+            ok(Method::POST, "/api/u1/tasks/7/restore"),
+            tasks("u1", TaskAction::Restore(TaskId::parse("7")))
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/u1/tasks/x/restore"),
+            tasks("u1", TaskAction::Restore(None))
+        );
+        assert_eq!(status(Method::GET, "/api/u1/tasks/7/restore"), 405);
+        assert_eq!(
+            ok(Method::GET, "/api/u1/trash"),
+            tasks("u1", TaskAction::Trash)
+        );
+        assert_eq!(
+            ok(Method::GET, "/api/u1/tasks/changes"),
+            tasks("u1", TaskAction::Changes)
+        );
+        assert_eq!(status(Method::POST, "/api/u1/tasks/changes"), 405);
     }
 
     #[test]

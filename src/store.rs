@@ -11,9 +11,10 @@
 
 use crate::db::{Database, DbError, Row, Value};
 use crate::domain::{
-    AuthenticatedUser, Cursor, CursorKey, Frequency, Identity, Interval, ListQuery, NewTask,
-    Position, Recurrence, Series, SortKey, SortOrder, SortValue, StatusFilter, TagSet, Task,
-    TaskId, TaskPatch, TaskPriority, TaskTimeZone, UserSource,
+    AuthenticatedUser, Change, ChangesQuery, Cursor, CursorKey, Frequency, Identity, Interval,
+    ListQuery, NewTask, Position, Recurrence, Series, SortKey, SortOrder, SortValue, StatusFilter,
+    SyncToken, TagSet, Task, TaskId, TaskPatch, TaskPriority, TaskTimeZone, TrashRetention,
+    TrashedTask, UserSource,
 };
 use crate::migrations;
 use crate::time::Timestamp;
@@ -142,6 +143,18 @@ fn guarded_as<T>(
             Answer::Sure(value) | Answer::Unsure(value) => Ok(value),
         },
     }
+}
+
+/// The `seq` a write stamps on the task it writes: one more than the user's highest, live or
+/// deleted (migration 0011). Part of the write's own statement, so under SQLite's write lock:
+/// two writes never get the same number and a later commit never gets a smaller one, on any
+/// number of replicas. `?{user}` is the user id's parameter.
+fn next_seq(user: u8) -> String {
+    format!(
+        "(SELECT coalesce(max(s), 0) + 1 FROM (\
+           SELECT max(seq) AS s FROM tasks WHERE user_id = ?{user} \
+           UNION ALL SELECT max(seq) FROM deleted_tasks WHERE user_id = ?{user}))"
+    )
 }
 
 /// Whether a verified user exists (and, in the same statement, which schema version the
@@ -817,9 +830,12 @@ fn in_transaction<T>(
 /// multi-statement transaction holding the write lock across round trips. So a write only
 /// marks the task, in its own statement, and the few reads that need derived rows pay for
 /// them, once per batch of changes: one indexed probe when nothing is stale.
+///
+/// `INDEXED BY`: without statistics SQLite may pick `tasks_by_user_seq` (also led by
+/// `user_id`) over the partial index, and read every task of the user to find the stale ones.
 fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
     let stale = db.execute(
-        "SELECT 1 FROM tasks WHERE user_id = ?1 AND derived_stale = 1 LIMIT 1",
+        "SELECT 1 FROM tasks INDEXED BY tasks_stale WHERE user_id = ?1 AND derived_stale = 1 LIMIT 1",
         &[user_id.into()],
     )?;
     if stale.is_empty() {
@@ -829,25 +845,26 @@ fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
     in_transaction(db, || {
         db.execute(
             "DELETE FROM task_tags WHERE task_id IN \
-             (SELECT id FROM tasks WHERE user_id = ?1 AND derived_stale = 1)",
+             (SELECT id FROM tasks INDEXED BY tasks_stale WHERE user_id = ?1 AND derived_stale = 1)",
             &user,
         )?;
         db.execute(
             "INSERT OR IGNORE INTO task_tags (user_id, tag, task_id, name) \
-             SELECT t.user_id, j.key, t.id, j.value FROM tasks t, json_each(t.tags) j \
+             SELECT t.user_id, j.key, t.id, j.value FROM tasks t INDEXED BY tasks_stale, json_each(t.tags) j \
              WHERE t.user_id = ?1 AND t.derived_stale = 1",
             &user,
         )?;
         // `owner` is the user id in hex: one token, which every search requires.
         db.execute(
             "INSERT OR REPLACE INTO task_search (rowid, owner, title, description) \
-             SELECT id, hex(user_id), title, description FROM tasks \
+             SELECT id, hex(user_id), title, description FROM tasks INDEXED BY tasks_stale \
              WHERE user_id = ?1 AND derived_stale = 1",
             &user,
         )?;
         // Only the mark: `updated_at` (the ETag) stays, nothing the client sees changed.
         db.execute(
-            "UPDATE tasks SET derived_stale = 0 WHERE user_id = ?1 AND derived_stale = 1",
+            "UPDATE tasks INDEXED BY tasks_stale SET derived_stale = 0 \
+             WHERE user_id = ?1 AND derived_stale = 1",
             &user,
         )?;
         Ok(())
@@ -884,11 +901,12 @@ pub fn create_task(
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
          updated_at, idempotency_key, request_hash, tags, due_at, remind_at, recurrence, \
-         time_zone, derived_stale) \
-         SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13, 1 \
+         time_zone, derived_stale, seq) \
+         SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13, 1, {} \
          WHERE {} \
          ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {TASK_COLUMNS}, EXISTS (SELECT 1 FROM users WHERE id = ?1)",
+        next_seq(1),
         guard_condition(account.source, 1)
     );
     let schedule = &task.schedule;
@@ -1003,11 +1021,12 @@ pub fn update_task(
            priority = coalesce(?9, priority), \
            tags = coalesce(?10, tags), \
            derived_stale = CASE WHEN ?11 THEN 1 ELSE derived_stale END, \
-           updated_at = max(?7, updated_at + 1) \
+           updated_at = max(?7, updated_at + 1), seq = {} \
          WHERE id = ?1 AND user_id = ?2 \
            AND (?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) \
            AND NOT (coalesce(?6, 0) = 1 AND {RECURRING_COMPLETION}) AND {} \
          RETURNING {TASK_COLUMNS}",
+        next_seq(2),
         guard_condition(account.source, 2)
     );
     // A new title, description or tags changes the task's search entry or tag rows.
@@ -1048,11 +1067,13 @@ pub fn toggle_task(
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let sql = format!(
-        "UPDATE tasks SET completed = 1 - completed, updated_at = max(?3, updated_at + 1) \
+        "UPDATE tasks SET completed = 1 - completed, updated_at = max(?3, updated_at + 1), \
+           seq = {} \
          WHERE id = ?1 AND user_id = ?2 \
            AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) \
            AND NOT {RECURRING_COMPLETION} AND {} \
          RETURNING {TASK_COLUMNS}",
+        next_seq(2),
         guard_condition(account.source, 2)
     );
     guarded_write(db, account, now, || {
@@ -1084,9 +1105,10 @@ pub fn replace_task(
            tags = ?8, due_at = ?9, remind_at = ?10, recurrence = ?11, time_zone = ?12, \
            derived_stale = CASE WHEN title IS NOT ?4 OR description IS NOT ?5 \
              OR tags IS NOT ?8 THEN 1 ELSE derived_stale END, \
-           updated_at = max(?13, updated_at + 1) \
+           updated_at = max(?13, updated_at + 1), seq = {} \
          WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3 AND {} \
          RETURNING {TASK_COLUMNS}",
+        next_seq(2),
         guard_condition(account.source, 2)
     );
     guarded_write(db, account, now, || {
@@ -1136,14 +1158,15 @@ pub fn complete_recurring(
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, \
            remind_at, recurrence, time_zone, recurs_from, created_at, updated_at, \
-           derived_stale) \
+           derived_stale, seq) \
          SELECT src.user_id, src.title, src.description, 0, src.priority, src.tags, ?4, ?5, ?6, \
-           src.time_zone, src.id, ?7, ?7, 1 \
+           src.time_zone, src.id, ?7, ?7, 1, {} \
          FROM tasks src WHERE src.id = ?1 AND src.user_id = ?2 AND src.updated_at = ?3 \
            AND src.completed = 0 AND src.recurrence IS NOT NULL AND src.next_task_id IS NULL \
            AND {} \
          ON CONFLICT (user_id, recurs_from) WHERE recurs_from IS NOT NULL DO NOTHING \
          RETURNING id",
+        next_seq(2),
         guard_condition(account.source, 2)
     );
     let created = guarded_write(db, account, now, || {
@@ -1169,8 +1192,12 @@ pub fn complete_recurring(
                 return Ok(written(None));
             };
             db.execute(
-                "UPDATE tasks SET completed = 1, next_task_id = ?3, \
-                 updated_at = max(?4, updated_at + 1) WHERE id = ?1 AND user_id = ?2",
+                &format!(
+                    "UPDATE tasks SET completed = 1, next_task_id = ?3, \
+                     updated_at = max(?4, updated_at + 1), seq = {} \
+                     WHERE id = ?1 AND user_id = ?2",
+                    next_seq(2)
+                ),
                 &[
                     id.get().into(),
                     account.id().into(),
@@ -1266,31 +1293,53 @@ pub fn delete_task(
     account: &Account,
     id: TaskId,
     expected: Expected,
+    retention: TrashRetention,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    // The task leaves `tasks` for `deleted_tasks` (its columns kept while it can be restored,
+    // a tombstone either way), in one transaction: the insert decides (it copies the row only
+    // while it is at an expected version), then the row goes.
     let sql = format!(
-        "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 \
-           AND (?3 IS NULL OR updated_at IN (SELECT value FROM json_each(?3))) AND {} \
+        "INSERT INTO deleted_tasks (id, user_id, deleted_at, seq, task) \
+         SELECT id, user_id, ?3, {}, CASE WHEN ?5 THEN {} END FROM tasks \
+         WHERE id = ?1 AND user_id = ?2 \
+           AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {} \
+         ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at, seq = excluded.seq, \
+           task = excluded.task \
          RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1)",
+        next_seq(2),
+        TASK_AS_JSON,
         guard_condition(account.source, 2)
     );
     let deleted = guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                expected_param(expected),
-            ],
-        )?;
-        Ok(written(rows.into_iter().next()))
+        in_transaction(db, || {
+            let rows = db.execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    now.as_micros().into(),
+                    expected_param(expected),
+                    retention.keeps().into(),
+                ],
+            )?;
+            let Some(row) = rows.into_iter().next() else {
+                return Ok(written(None));
+            };
+            db.execute(
+                "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2",
+                &[id.get().into(), account.id().into()],
+            )?;
+            purge_trash(db, account.id(), retention, now)?;
+            Ok(written(Some(row)))
+        })
     })?;
     if let Some(row) = &deleted {
         // The derived rows go right after the task, so no copy of its text outlives it.
         // Not in the delete's transaction: every read of derived rows joins `tasks`, so a
-        // moment's leftover is never an answer, and a delete stays one statement holding the
-        // write lock. A failure here leaves rows nothing can reach; it is logged, and the
-        // delete, which happened, is answered as such.
+        // moment's leftover is never an answer. A failure here leaves rows nothing can reach;
+        // it is logged, and the delete, which happened, is answered as such. (A restore marks
+        // the task stale, which rebuilds them.)
         // Whether it has tag rows (as of its last refresh), so an untagged task costs no
         // second cleanup statement.
         let tagged = row.first() == Some(&Value::Integer(1));
@@ -1316,16 +1365,240 @@ pub fn delete_task(
     Ok(deleted.is_some())
 }
 
+/// A task row's columns as one JSON object, as the trash keeps them (the idempotency key is
+/// not kept: a deleted task takes its key with it).
+const TASK_AS_JSON: &str = "json_object('id', id, 'user_id', user_id, 'title', title, \
+     'description', description, 'completed', completed, 'priority', priority, 'tags', tags, \
+     'due_at', due_at, 'remind_at', remind_at, 'recurrence', recurrence, \
+     'time_zone', time_zone, 'next_task_id', next_task_id, 'created_at', created_at, \
+     'updated_at', updated_at, 'recurs_from', recurs_from)";
+
+/// [`TASK_COLUMNS`] read back from a trashed task's JSON (`d.task`).
+fn trashed_columns() -> String {
+    TASK_COLUMNS
+        .split(',')
+        .map(|column| format!("json_extract(d.task, '$.{}')", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The trash's lazy purge (no scheduler): the user's tasks deleted longer ago than the
+/// retention lose their content and stay as tombstones. Run by the writes that touch the
+/// trash; reads check the cutoff themselves, so an unpurged old task is never restorable.
+fn purge_trash(
+    db: &dyn Database,
+    user_id: &str,
+    retention: TrashRetention,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE deleted_tasks SET task = NULL \
+         WHERE user_id = ?1 AND task IS NOT NULL AND deleted_at < ?2",
+        &[user_id.into(), retention.cutoff(now).as_micros().into()],
+    )?;
+    Ok(())
+}
+
+/// Brings a task back from the trash under its own id, as it was, but for a new `updated_at`
+/// (it changed: it came back, so an `ETag` from before the delete no longer matches) and a new
+/// `seq`. `None` if it is not in the caller's trash (never was, purged, past the retention).
+pub fn restore_task(
+    db: &dyn Database,
+    account: &Account,
+    id: TaskId,
+    retention: TrashRetention,
+    now: Timestamp,
+) -> Result<Option<Task>, StoreError> {
+    let field = |name: &str| format!("json_extract(d.task, '$.{name}')");
+    let sql = format!(
+        "INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, due_at, \
+           remind_at, recurrence, time_zone, next_task_id, created_at, updated_at, recurs_from, \
+           derived_stale, seq) \
+         SELECT d.id, d.user_id, {title}, {description}, {completed}, {priority}, {tags}, \
+           {due_at}, {remind_at}, {recurrence}, {time_zone}, {next_task_id}, {created_at}, \
+           max(?3, {updated_at} + 1), \
+           CASE WHEN EXISTS (SELECT 1 FROM tasks r WHERE r.user_id = ?2 \
+             AND r.recurs_from = {recurs_from}) THEN NULL ELSE {recurs_from} END, \
+           1, {seq} \
+         FROM deleted_tasks d \
+         WHERE d.id = ?1 AND d.user_id = ?2 AND d.task IS NOT NULL AND d.deleted_at >= ?4 \
+           AND {guard} \
+         ON CONFLICT DO NOTHING \
+         RETURNING {TASK_COLUMNS}",
+        title = field("title"),
+        description = field("description"),
+        completed = field("completed"),
+        priority = field("priority"),
+        tags = field("tags"),
+        due_at = field("due_at"),
+        remind_at = field("remind_at"),
+        recurrence = field("recurrence"),
+        time_zone = field("time_zone"),
+        next_task_id = field("next_task_id"),
+        created_at = field("created_at"),
+        updated_at = field("updated_at"),
+        recurs_from = field("recurs_from"),
+        seq = next_seq(2),
+        guard = guard_condition(account.source, 2),
+    );
+    guarded_write(db, account, now, || {
+        in_transaction(db, || {
+            let rows = db.execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    now.as_micros().into(),
+                    retention.cutoff(now).as_micros().into(),
+                ],
+            )?;
+            let Some(task) = single(rows)? else {
+                return Ok(written(None));
+            };
+            db.execute(
+                "DELETE FROM deleted_tasks WHERE id = ?1 AND user_id = ?2",
+                &[id.get().into(), account.id().into()],
+            )?;
+            Ok(written(Some(task)))
+        })
+    })
+}
+
+/// The user's trash: the tasks still restorable, most recently deleted first (at most 1,000).
+pub fn list_trash(
+    db: &dyn Database,
+    account: &Account,
+    retention: TrashRetention,
+    now: Timestamp,
+) -> Result<Vec<TrashedTask>, StoreError> {
+    let sql = format!(
+        "SELECT {}, d.deleted_at, {} FROM deleted_tasks d \
+         WHERE d.user_id = ?1 AND d.task IS NOT NULL AND d.deleted_at >= ?2 \
+         ORDER BY d.deleted_at DESC, d.id DESC LIMIT 1000",
+        trashed_columns(),
+        guard_columns(account.source, 1)
+    );
+    guarded(db, account, now, || {
+        let mut rows = db.execute(
+            &sql,
+            &[
+                account.id().into(),
+                retention.cutoff(now).as_micros().into(),
+            ],
+        )?;
+        let sure = strip_guard(&mut rows, account.source) == Some(true);
+        let trash = rows
+            .iter_mut()
+            .map(|row| {
+                let deleted_at = row.pop().map_or(0, |v| integer_or_zero(&v));
+                Ok(TrashedTask {
+                    task: task_from_row(row)?,
+                    deleted_at: Timestamp::from_micros(deleted_at),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(if sure {
+            Answer::Sure(trash)
+        } else {
+            Answer::Unsure(trash)
+        })
+    })
+}
+
+/// One page of the changes feed.
+#[derive(Debug)]
+pub struct Changes {
+    pub changes: Vec<Change>,
+    /// Where the next call starts: after the last change here, or where this one started.
+    pub next: SyncToken,
+    /// Whether more changes follow right away (the page was full).
+    pub more: bool,
+}
+
+/// Every task of the user written after `since` (as it is now) and every deletion after it
+/// (a tombstone), in the order they happened. Both tables are read by `(user_id, seq)`.
+pub fn changes(
+    db: &dyn Database,
+    account: &Account,
+    query: ChangesQuery,
+    now: Timestamp,
+) -> Result<Changes, StoreError> {
+    let nulls = ["NULL"; 12].join(", ");
+    let sql = format!(
+        "SELECT c.*, {guard} FROM ( \
+           SELECT seq, 0 AS gone, {TASK_COLUMNS}, NULL AS deleted_at FROM tasks \
+             WHERE user_id = ?1 AND seq > ?2 \
+           UNION ALL \
+           SELECT seq, 1, id, user_id, {nulls}, deleted_at FROM deleted_tasks \
+             WHERE user_id = ?1 AND seq > ?2 \
+           ORDER BY 1 LIMIT ?3) c",
+        guard = guard_columns(account.source, 1)
+    );
+    let rows = guarded(db, account, now, || {
+        let mut rows = db.execute(
+            &sql,
+            &[
+                account.id().into(),
+                query.since.seq().into(),
+                i64::from(query.limit).into(),
+            ],
+        )?;
+        let sure = strip_guard(&mut rows, account.source) == Some(true);
+        Ok(if sure {
+            Answer::Sure(rows)
+        } else {
+            Answer::Unsure(rows)
+        })
+    })?;
+    let mut next = query.since;
+    let mut out = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        if row.len() != TASK_COLUMN_COUNT + 3 {
+            return Err(StoreError::Corrupt(anyhow!(
+                "change row of {} columns",
+                row.len()
+            )));
+        }
+        let deleted_at = row.pop().unwrap_or(Value::Null);
+        let mut task = row.split_off(2);
+        next = SyncToken::from_seq(integer_or_zero(&row[0]));
+        out.push(if integer_or_zero(&row[1]) == 1 {
+            let id = TaskId::from_db(integer_or_zero(&task[0]));
+            Change::Deleted {
+                id,
+                deleted_at: Timestamp::from_micros(integer_or_zero(&deleted_at)),
+            }
+        } else {
+            task.truncate(TASK_COLUMN_COUNT);
+            Change::Task(Box::new(task_from_row(&task)?))
+        });
+    }
+    Ok(Changes {
+        more: out.len() == query.limit as usize,
+        changes: out,
+        next,
+    })
+}
+
+const TASK_COLUMN_COUNT: usize = 14;
+
 /// Everything the API holds about one user: every task (oldest first) and the tag counts.
 #[derive(Debug, serde::Serialize)]
 pub struct Export {
     pub user_id: String,
     pub exported_at: Timestamp,
     pub tasks: Vec<Task>,
+    /// The tasks in the trash, still restorable.
+    pub trash: Vec<TrashedTask>,
     pub tags: Vec<TagCount>,
 }
 
-pub fn export(db: &dyn Database, account: &Account, now: Timestamp) -> Result<Export, StoreError> {
+pub fn export(
+    db: &dyn Database,
+    account: &Account,
+    retention: TrashRetention,
+    now: Timestamp,
+) -> Result<Export, StoreError> {
     let sql = format!(
         "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1 ORDER BY id",
         guard_columns(account.source, 1)
@@ -1343,17 +1616,19 @@ pub fn export(db: &dyn Database, account: &Account, now: Timestamp) -> Result<Ex
             Answer::Unsure(tasks)
         })
     })?;
+    let trash = list_trash(db, account, retention, now)?;
     let tags = list_tags(db, account, now)?;
     Ok(Export {
         user_id: account.id().to_owned(),
         exported_at: now,
         tasks,
+        trash,
         tags,
     })
 }
 
 /// Erases everything stored for the user: search entries, tag rows, tasks (with their
-/// idempotency keys), the rate-limit counter and, in `auto` mode, the user row (Better Auth's
+/// idempotency keys), the trash and tombstones, the rate-limit counter and, in `auto` mode, the user row (Better Auth's
 /// own `user` table is Better Auth's to delete). One transaction, so a failure erases nothing
 /// and a retry erases all; erasing twice is erasing once. The user need not exist any more in
 /// `better-auth` mode: cleaning up after Better Auth deleted the user is the point.
@@ -1646,6 +1921,11 @@ mod tests {
     }
 
     /// An `auto`-mode account for `id` (leaked: tests are short-lived).
+    /// The default trash retention (30 days).
+    fn keep() -> TrashRetention {
+        TrashRetention::days(30).unwrap()
+    }
+
     fn user(id: &str) -> Account<'static> {
         account(id, UserSource::Auto)
     }
@@ -1772,8 +2052,8 @@ mod tests {
                 .completed
         );
 
-        assert!(delete_task(&db, &a, task.id, None, at(0)).unwrap());
-        assert!(!delete_task(&db, &a, task.id, None, at(0)).unwrap());
+        assert!(delete_task(&db, &a, task.id, None, keep(), at(0)).unwrap());
+        assert!(!delete_task(&db, &a, task.id, None, keep(), at(0)).unwrap());
         assert_eq!(get_task(&db, &a, task.id, at(0)).unwrap(), None);
     }
 
@@ -1808,7 +2088,7 @@ mod tests {
             update_task(&db, &b, task.id, &patch, None, at(2)).unwrap(),
             None
         );
-        assert!(!delete_task(&db, &b, task.id, None, at(0)).unwrap());
+        assert!(!delete_task(&db, &b, task.id, None, keep(), at(0)).unwrap());
         assert!(
             list_tasks(&db, &b, &ListQuery::default(), at(0))
                 .unwrap()
@@ -1994,7 +2274,7 @@ mod tests {
             vec![first.clone()]
         );
         // A deleted task takes its key with it.
-        assert!(delete_task(&db, &a, first.id, None, at(0)).unwrap());
+        assert!(delete_task(&db, &a, first.id, None, keep(), at(0)).unwrap());
         assert!(matches!(
             create_task(&db, &a, &new_task("t"), Some(&key), at(5)).unwrap(),
             Created::New(_)
@@ -2026,13 +2306,14 @@ mod tests {
             None,
             "now stale"
         );
-        assert!(!delete_task(&db, &a, task.id, Some(&current), at(0)).unwrap());
+        assert!(!delete_task(&db, &a, task.id, Some(&current), keep(), at(0)).unwrap());
         assert!(
             delete_task(
                 &db,
                 &a,
                 task.id,
                 Some(&[toggled.updated_at.as_micros()]),
+                keep(),
                 at(0)
             )
             .unwrap()
@@ -2065,6 +2346,133 @@ mod tests {
 
     fn user_for(id: &str) -> AuthenticatedUser {
         AuthenticatedUser::for_tests(id)
+    }
+
+    #[test]
+    fn the_trash_keeps_a_task_for_the_retention_then_only_its_tombstone() {
+        let db = setup(&["a", "b"]);
+        let (a, b) = (user("a"), user("b"));
+        let day = 86_400_000_000;
+        let two_days = TrashRetention::days(2).unwrap();
+        let task = create_plain(&db, &a, &new_task("kept a while"), at(day)).unwrap();
+        let other = create_plain(&db, &a, &new_task("deleted later"), at(day)).unwrap();
+        assert!(delete_task(&db, &a, task.id, None, two_days, at(2 * day)).unwrap());
+        // Another user can neither see nor restore it.
+        assert!(
+            list_trash(&db, &b, two_days, at(2 * day))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            restore_task(&db, &b, task.id, two_days, at(2 * day)).unwrap(),
+            None
+        );
+        let trash = list_trash(&db, &a, two_days, at(3 * day)).unwrap();
+        assert_eq!(trash.len(), 1);
+        assert_eq!(trash[0].task, task);
+        assert_eq!(trash[0].deleted_at, at(2 * day));
+        // Past the retention: not listed, not restorable, even before a purge ran.
+        assert!(
+            list_trash(&db, &a, two_days, at(5 * day))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            restore_task(&db, &a, task.id, two_days, at(5 * day)).unwrap(),
+            None
+        );
+        let stored = |id: TaskId| -> Value {
+            db.execute(
+                "SELECT task FROM deleted_tasks WHERE id = ?1",
+                &[id.get().into()],
+            )
+            .unwrap()[0][0]
+                .clone()
+        };
+        assert!(matches!(stored(task.id), Value::Text(_)));
+        // The next delete purges it: the content goes, the tombstone stays in the feed.
+        assert!(delete_task(&db, &a, other.id, None, two_days, at(5 * day)).unwrap());
+        assert_eq!(stored(task.id), Value::Null);
+        let feed = changes(
+            &db,
+            &a,
+            ChangesQuery {
+                since: SyncToken::START,
+                limit: 10,
+            },
+            at(5 * day),
+        )
+        .unwrap();
+        assert_eq!(
+            feed.changes,
+            vec![
+                Change::Deleted {
+                    id: task.id,
+                    deleted_at: at(2 * day)
+                },
+                Change::Deleted {
+                    id: other.id,
+                    deleted_at: at(5 * day)
+                },
+            ]
+        );
+        assert!(
+            changes(
+                &db,
+                &b,
+                ChangesQuery {
+                    since: SyncToken::START,
+                    limit: 10
+                },
+                at(5 * day)
+            )
+            .unwrap()
+            .changes
+            .is_empty()
+        );
+        // The one deleted in time comes back, as it was but for a later updated_at.
+        let back = restore_task(&db, &a, other.id, two_days, at(6 * day))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.title, other.title);
+        assert_eq!(back.updated_at, at(6 * day));
+        assert_eq!(
+            get_task(&db, &a, other.id, at(6 * day)).unwrap(),
+            Some(back)
+        );
+    }
+
+    #[test]
+    fn every_write_moves_the_task_to_the_end_of_the_feed() {
+        let db = setup(&["a"]);
+        let a = user("a");
+        let feed_ids = |since: SyncToken| -> (Vec<i64>, SyncToken) {
+            let page = changes(&db, &a, ChangesQuery { since, limit: 100 }, at(0)).unwrap();
+            let ids = page
+                .changes
+                .iter()
+                .map(|change| match change {
+                    Change::Task(task) => task.id.get(),
+                    Change::Deleted { id, .. } => -id.get(),
+                })
+                .collect();
+            (ids, page.next)
+        };
+        let one = create_plain(&db, &a, &new_task("one"), at(1)).unwrap();
+        let two = create_plain(&db, &a, &new_task("two"), at(2)).unwrap();
+        let (ids, token) = feed_ids(SyncToken::START);
+        assert_eq!(ids, [one.id.get(), two.id.get()]);
+        toggle_task(&db, &a, one.id, None, at(3)).unwrap().unwrap();
+        assert_eq!(feed_ids(token).0, [one.id.get()]);
+        assert_eq!(feed_ids(SyncToken::START).0, [two.id.get(), one.id.get()]);
+        assert!(delete_task(&db, &a, two.id, None, keep(), at(4)).unwrap());
+        assert_eq!(feed_ids(token).0, [one.id.get(), -two.id.get()]);
+        restore_task(&db, &a, two.id, keep(), at(5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(feed_ids(token).0, [one.id.get(), two.id.get()]);
+        let (_, end) = feed_ids(SyncToken::START);
+        assert_eq!(feed_ids(end).0, Vec::<i64>::new());
     }
 }
 
@@ -2122,12 +2530,27 @@ mod statement_count_tests {
             .unwrap()
             .unwrap();
         one("toggle", db.take());
-        assert!(delete_task(&db, &account, created.id, None, now).unwrap());
+        assert!(
+            delete_task(
+                &db,
+                &account,
+                created.id,
+                None,
+                TrashRetention::days(30).unwrap(),
+                now
+            )
+            .unwrap()
+        );
         let deleted = db.take();
-        // Then, on its own, the task's search entry (tag rows too, had it any).
-        assert_eq!(deleted.len(), 2, "{deleted:#?}");
-        one("delete", deleted[..1].to_vec());
-        assert!(deleted[1].starts_with("DELETE FROM task_search"));
+        // A transaction: the tombstone (the insert decides), the row, the lazy trash purge;
+        // then, on its own, the task's search entry (tag rows too, had it any).
+        assert_eq!(deleted.len(), 6, "{deleted:#?}");
+        assert_eq!(deleted[0], "BEGIN IMMEDIATE");
+        assert!(deleted[1].starts_with("INSERT INTO deleted_tasks"));
+        assert!(deleted[2].starts_with("DELETE FROM tasks"));
+        assert!(deleted[3].starts_with("UPDATE deleted_tasks SET task = NULL"));
+        assert_eq!(deleted[4], "COMMIT");
+        assert!(deleted[5].starts_with("DELETE FROM task_search"));
 
         // Nothing found: one more statement says the schema is current, and no retry.
         assert!(get_task(&db, &account, created.id, now).unwrap().is_none());

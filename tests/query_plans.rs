@@ -6,11 +6,11 @@
 
 use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Binding, Cursor, CursorKey, Identity, Position};
+use task_api::domain::{ChangesQuery, SortValue, SyncToken, TrashRetention, UserSource};
 use task_api::domain::{
     ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag, TagSet,
     TaskPatch, TaskPriority, TaskTitle,
 };
-use task_api::domain::{SortValue, UserSource};
 use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
 use task_api::time::Timestamp;
@@ -52,9 +52,12 @@ fn plan(db: &Sqlite, sql: &str) -> Vec<String> {
 /// primary key), and neither scan `tasks` nor sort.
 fn assert_plan(db: &Sqlite, sql: &str, access: &str) -> Vec<String> {
     let plan = plan(db, sql);
+    // A write's `seq` probe (the user's highest, see `store::next_seq`) is checked by
+    // `seq_probes_read_one_users_index`; the statement's own access is the rest.
     let on_tasks: Vec<&String> = plan
         .iter()
         .filter(|d| d.contains(" tasks ") || d.ends_with(" tasks"))
+        .filter(|d| !(sql.contains("max(seq)") && d.contains("tasks_by_user_seq (user_id=?)")))
         .collect();
     assert!(
         on_tasks.len() == 1
@@ -457,12 +460,25 @@ fn single_task_statements(
     );
     recording.take();
     let current = [retagged.updated_at.as_micros()];
-    assert!(store::delete_task(recording, user, id, Some(&current), now).unwrap());
+    let retention = TrashRetention::days(30).unwrap();
+    assert!(store::delete_task(recording, user, id, Some(&current), retention, now).unwrap());
     statements.extend(recording.take());
-    // get, update, toggle, retag (each one statement); delete, then the task's search entry
-    // and tag rows.
-    assert_eq!(statements.len(), 7, "{statements:#?}");
+    // get, update, toggle, retag (each one statement); the delete's transaction (the
+    // tombstone, the row, the trash purge), then the task's search entry and tag rows.
+    assert_eq!(statements.len(), 11, "{statements:#?}");
     for sql in &statements {
+        if sql == "BEGIN IMMEDIATE" || sql == "COMMIT" {
+            continue;
+        }
+        if sql.starts_with("UPDATE deleted_tasks") {
+            let plan = plan(db, sql);
+            assert!(
+                plan.iter()
+                    .all(|d| d.contains("INDEX deleted_tasks_trash (user_id=? AND deleted_at<?)")),
+                "{sql}\n{plan:#?}"
+            );
+            continue;
+        }
         if sql.contains("task_search") {
             // By rowid: `DELETE … WHERE rowid = ?1`.
             continue;
@@ -536,4 +552,106 @@ fn a_missing_index_is_caught() {
         &store::list_sql(&query, UserSource::Auto),
         "(user_id=?)",
     );
+}
+
+/// Every write stamps the task with the user's next `seq`: two probes for the user's highest,
+/// one per table, each the last entry of one user's range of a `(user_id, seq)` index. The
+/// feed reads both tables by the same indexes; the trash by its own partial index; a restore
+/// finds the trashed task by id.
+#[test]
+fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
+    let db = migrated();
+    let recording = StatementLog::new(&db);
+    let owner = AuthenticatedUser::for_tests("u");
+    let identity = Identity::for_tests("u");
+    let user = Account {
+        user: &owner,
+        identity: &identity,
+        source: UserSource::Auto,
+    };
+    let now = Timestamp::from_micros(1_800_000_000_000_000);
+    let retention = TrashRetention::days(30).unwrap();
+    let task = NewTask {
+        title: TaskTitle::parse("t").unwrap(),
+        description: None,
+        completed: false,
+        priority: TaskPriority::None,
+        tags: Default::default(),
+        schedule: Default::default(),
+    };
+    let store::Created::New(created) = store::create_task(&db, &user, &task, None, now).unwrap()
+    else {
+        panic!("not created")
+    };
+    store::toggle_task(&recording, &user, created.id, None, now)
+        .unwrap()
+        .unwrap();
+    assert!(store::delete_task(&recording, &user, created.id, None, retention, now).unwrap());
+    store::list_trash(&recording, &user, retention, now).unwrap();
+    store::restore_task(&recording, &user, created.id, retention, now)
+        .unwrap()
+        .unwrap();
+    let feed = ChangesQuery {
+        since: SyncToken::from_seq(3),
+        limit: 10,
+    };
+    store::changes(&recording, &user, feed, now).unwrap();
+    let statements = recording.take();
+    let mut probes = 0;
+    for sql in statements
+        .iter()
+        .filter(|sql| *sql != "BEGIN IMMEDIATE" && *sql != "COMMIT")
+    {
+        let plan = plan(&db, sql);
+        let text = plan.join("\n");
+        for detail in &plan {
+            assert!(
+                !detail.starts_with("SCAN tasks")
+                    && !detail.starts_with("SCAN deleted_tasks")
+                    && !detail.starts_with("SCAN d\n")
+                    && detail != "SCAN d",
+                "a scan\n{sql}\n{text}"
+            );
+        }
+        probes += plan
+            .iter()
+            .filter(|d| {
+                d.contains("COVERING INDEX tasks_by_user_seq (user_id=?)")
+                    || d.contains("COVERING INDEX deleted_tasks_by_user_seq (user_id=?)")
+            })
+            .count();
+        if sql.contains("UNION ALL SELECT seq, 1")
+            || sql.contains(
+                "FROM deleted_tasks \
+",
+            )
+        {
+            // (the feed)
+        }
+        if sql.contains("seq > ?2") {
+            assert!(
+                text.contains("INDEX tasks_by_user_seq (user_id=? AND seq>?)"),
+                "{sql}\n{text}"
+            );
+            assert!(
+                text.contains("INDEX deleted_tasks_by_user_seq (user_id=? AND seq>?)"),
+                "{sql}\n{text}"
+            );
+        }
+        if sql.contains("ORDER BY d.deleted_at DESC") {
+            assert!(
+                text.contains("INDEX deleted_tasks_trash (user_id=? AND deleted_at>?)"),
+                "{text}"
+            );
+            assert!(!text.contains("TEMP B-TREE"), "{text}");
+        }
+        if sql.starts_with("INSERT INTO tasks") {
+            assert!(
+                text.contains("SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{text}"
+            );
+        }
+    }
+    // toggle, delete's tombstone, restore: two probes each.
+    assert_eq!(probes, 6, "{statements:#?}");
 }

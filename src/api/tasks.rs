@@ -2,8 +2,11 @@
 
 use super::json_body;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
+use crate::config;
 use crate::domain::cursor;
-use crate::domain::{Binding, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
+use crate::domain::{
+    Binding, ChangesQuery, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority,
+};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::message::{Request, Response, empty, json};
@@ -53,13 +56,37 @@ pub fn handle(
             Ok(json(StatusCode::OK, &tags))
         }
         TaskAction::Export => {
-            let export = store::export(env.db, account, env.now)?;
+            let retention = config::trash_retention(env.vars)?;
+            let export = store::export(env.db, account, retention, env.now)?;
             let mut response = json(StatusCode::OK, &export);
             response.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"tasks-export.json\""),
             );
             Ok(response)
+        }
+        TaskAction::Restore(id) => {
+            let retention = config::trash_retention(env.vars)?;
+            let task = store::restore_task(env.db, account, existing(id)?, retention, env.now)?
+                .ok_or(ApiError::NotFound("Task"))?;
+            Ok(one(StatusCode::OK, &task))
+        }
+        TaskAction::Trash => {
+            let retention = config::trash_retention(env.vars)?;
+            let trash = store::list_trash(env.db, account, retention, env.now)?;
+            Ok(json(StatusCode::OK, &trash))
+        }
+        TaskAction::Changes => {
+            let query = ChangesQuery::parse(&request.query)?;
+            let page = store::changes(env.db, account, query, env.now)?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "changes": page.changes,
+                    "next": page.next.to_string(),
+                    "more": page.more,
+                }),
+            ))
         }
         TaskAction::Erase => {
             store::erase(env.db, account)?;
@@ -68,7 +95,9 @@ pub fn handle(
         TaskAction::Delete(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
-            if store::delete_task(env.db, account, id, expected.versions(), env.now)? {
+            let retention = config::trash_retention(env.vars)?;
+            let versions = expected.versions();
+            if store::delete_task(env.db, account, id, versions, retention, env.now)? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
                 Err(precondition_or_missing(&expected, account, id, env)?)

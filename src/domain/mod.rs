@@ -1,5 +1,6 @@
 //! Plain Rust domain types. A value of one of these types is valid by construction.
 
+pub mod changes;
 pub mod cursor;
 pub mod input;
 pub mod invalid;
@@ -10,6 +11,7 @@ pub mod tags;
 pub mod task;
 pub mod user;
 
+pub use changes::{Change, ChangesQuery, SyncToken, TrashRetention, TrashedTask};
 pub use cursor::{Binding, Cursor, CursorKey, Position, SortValue};
 pub use input::{NewTask, TaskPatch};
 pub use invalid::{FieldError, Invalid};

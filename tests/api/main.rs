@@ -20,6 +20,7 @@ mod routes;
 mod runtimes;
 mod schedule;
 mod search;
+mod sync;
 mod tags;
 mod users;
 mod validation;

@@ -96,7 +96,10 @@ export interface paths {
         /** Update a task (any subset of fields) */
         put: operations["replaceTask"];
         post?: never;
-        /** Delete a task */
+        /**
+         * Delete a task
+         * @description The task moves to the trash for `trash_retention_days` (default 30; restore it with `POST …/restore`), then only its tombstone stays, for the changes feed. It never appears in lists, counts or gets again unless restored.
+         */
         delete: operations["deleteTask"];
         options?: never;
         /** The headers a GET of this path would answer, without the body (RFC 9110 §9.3.2) */
@@ -186,6 +189,72 @@ export interface paths {
          * @description Tasks (with their idempotency keys), tag rows, search entries, the rate-limit counter and, with `user_source = auto`, the user record: in one transaction. Idempotent: erasing a user with nothing stored is a 204 too. Call it from Better Auth's `user.deleteUser.beforeDelete` hook with a token for that user (README).
          */
         delete: operations["eraseUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /** List the user's deleted tasks that can still be restored */
+        get: operations["listTrash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** The headers a GET of this path would answer, without the body (RFC 9110 §9.3.2) */
+        head: operations["listTrashHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /** What changed since a sync token */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** The headers a GET of this path would answer, without the body (RFC 9110 §9.3.2) */
+        head: operations["listChangesHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+                id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring a deleted task back from the trash
+         * @description Within `trash_retention_days` of its delete: the task returns under its own id, as it was, with a new `updated_at` (so an `ETag` from before the delete no longer matches). 404 if it is not in the caller's trash (never deleted, purged, another user's).
+         */
+        post: operations["restoreTask"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -326,6 +395,25 @@ export interface components {
             exported_at: string;
             tasks: components["schemas"]["Task"][];
             tags: components["schemas"]["TagCount"][];
+            trash: components["schemas"]["TrashedTask"][];
+        };
+        TrashedTask: components["schemas"]["Task"] & {
+            /** Format: date-time */
+            deleted_at: string;
+        };
+        Tombstone: {
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            deleted_at: string;
+        };
+        Changes: {
+            /** @description In the order they happened: a task as it is now (created, changed or restored since `since`), or the tombstone of a task deleted since (a deleted task is never shown, whatever its retention). A task changed twice appears once, at its last change. */
+            changes: (components["schemas"]["Task"] | components["schemas"]["Tombstone"])[];
+            /** @description The `since` of the next call. */
+            next: string;
+            /** @description `true`: the page was full; call again with `next` right away. */
+            more: boolean;
         };
     };
     responses: {
@@ -509,6 +597,9 @@ export interface components {
         Cursor: string;
         /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
         Count: boolean;
+        /** @description The `next` of an earlier changes response; omitted: from the beginning (every live task and every tombstone). Tokens survive restarts and hold across replicas sharing the database. */
+        Since: string;
+        ChangesLimit: number;
     };
     requestBodies: never;
     headers: {
@@ -1148,6 +1239,149 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["RouteNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTrash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Most recently deleted first, at most 1,000; each task as it was, with `deleted_at`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashedTask"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTrashHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The headers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UnauthorizedHead"];
+            403: components["responses"]["ForbiddenHead"];
+            404: components["responses"]["RouteNotFoundHead"];
+            429: components["responses"]["TooManyRequestsHead"];
+            503: components["responses"]["UnavailableHead"];
+        };
+    };
+    listChanges: {
+        parameters: {
+            query?: {
+                /** @description The `next` of an earlier changes response; omitted: from the beginning (every live task and every tombstone). Tokens survive restarts and hold across replicas sharing the database. */
+                since?: components["parameters"]["Since"];
+                limit?: components["parameters"]["ChangesLimit"];
+            };
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes; apply them in order (a task replaces the local copy, a tombstone removes it) and call again with `next` while `more`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changes"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listChangesHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The headers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["UnauthorizedHead"];
+            403: components["responses"]["ForbiddenHead"];
+            404: components["responses"]["RouteNotFoundHead"];
+            429: components["responses"]["TooManyRequestsHead"];
+            503: components["responses"]["UnavailableHead"];
+        };
+    };
+    restoreTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+                id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restored task. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
