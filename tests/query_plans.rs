@@ -5,7 +5,7 @@
 //! the real migrated schema, for the exact SQL text the store executes.
 
 use task_api::domain::cursor;
-use task_api::domain::{AuthenticatedUser, Binding, Cursor, CursorKey, Identity, Position};
+use task_api::domain::{AuthenticatedUser, Cursor, CursorKey, Identity, Position};
 use task_api::domain::{ChangesQuery, SortValue, SyncToken, TrashRetention, UserSource};
 use task_api::domain::{
     ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag, TagSet,
@@ -228,7 +228,7 @@ fn cursor_values(sort: SortKey) -> Vec<SortValue> {
 fn after_cursor(query: &ListQuery, value: SortValue) -> ListQuery {
     let key = CursorKey::from_bytes(&[7; 32]).unwrap();
     let position = Position { value, id: 9 };
-    let text = cursor::seal(&position, &Binding::of(query, "u"), &key);
+    let text = cursor::seal(&position, &query.binding("u"), &key);
     ListQuery {
         cursor: Some(Cursor::parse(&text).unwrap()),
         ..query.clone()

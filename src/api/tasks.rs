@@ -4,9 +4,7 @@ use super::json_body;
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
 use crate::config;
 use crate::domain::cursor;
-use crate::domain::{
-    Binding, ChangesQuery, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority,
-};
+use crate::domain::{ChangesQuery, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::message::{Request, Response, empty, json};
@@ -110,10 +108,10 @@ pub fn handle(
 /// `X-Total-Count` with `count=true`. The body stays the bare array existing clients read.
 fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
     let query = ListQuery::parse(&request.query)?;
-    let binding = Binding::of(&query, account.user.id());
+    let binding = query.binding(account.user.id());
     if let Some(cursor) = &query.cursor {
         cursor
-            .position_for(&binding, query.sort)
+            .position_for(&binding, query.sort.value_kind())
             .map_err(|message| ApiError::validation("cursor", message))?;
     }
     let page = store::list_tasks(env.db, account, &query, env.now)?;

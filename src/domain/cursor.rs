@@ -9,7 +9,6 @@
 //! user id anyway; the binding and the tag are what make a foreign, stale or edited cursor a
 //! clear 422 instead of a page of something else.
 
-use super::list_query::{ListQuery, SortKey, SortOrder, StatusFilter};
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 
 const VERSION: u8 = 1;
@@ -63,86 +62,23 @@ pub struct Position {
 pub struct Binding([u8; BINDING_BYTES]);
 
 impl Binding {
-    /// The digest of the user id and every list parameter but `limit`, `offset`, `cursor` and
-    /// `count`, in a canonical form: the same filters in another order or spelling bind alike.
-    pub fn of(query: &ListQuery, user_id: &str) -> Self {
-        let mut text = String::from("task-api list v1\n");
-        let mut field = |name: &str, value: &str| {
-            text.push_str(name);
-            text.push('=');
-            // Lengths first, so no value can end one field and start another.
-            text.push_str(&value.len().to_string());
-            text.push(':');
-            text.push_str(value);
-            text.push('\n');
-        };
-        field("user", user_id);
-        field(
-            "status",
-            match query.status {
-                StatusFilter::All => "all",
-                StatusFilter::Pending => "pending",
-                StatusFilter::Completed => "completed",
-            },
-        );
-        let ranks = query.priority.ranks().map(|ranks| {
-            ranks
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        field("priority", ranks.as_deref().unwrap_or("any"));
-        let mut tags: Vec<&str> = query.tags.iter().map(|tag| tag.key()).collect();
-        tags.sort_unstable();
-        for tag in tags {
-            field("tag", tag);
-        }
-        let instant = |t: Option<crate::time::Timestamp>| {
-            t.map_or_else(|| "-".to_owned(), |t| t.as_micros().to_string())
-        };
-        field("due_before", &instant(query.due_before));
-        field("due_after", &instant(query.due_after));
-        field(
-            "overdue",
-            match query.overdue {
-                None => "-",
-                Some(true) => "true",
-                Some(false) => "false",
-            },
-        );
-        match &query.search {
-            None => field("q", "-"),
-            Some(search) => {
-                for word in search.words() {
-                    field("q", word);
-                }
-            }
-        }
-        field("sort", sort_name(query.sort));
-        field(
-            "order",
-            match query.order {
-                SortOrder::Asc => "asc",
-                SortOrder::Desc => "desc",
-            },
-        );
-        let digest = hmac_sha256::Hash::hash(text.as_bytes());
+    /// The binding of a list described by `canonical` (see `ListQuery::binding`): its first
+    /// 16 bytes of SHA-256.
+    pub fn digest(canonical: &str) -> Self {
+        let digest = hmac_sha256::Hash::hash(canonical.as_bytes());
         let mut binding = [0; BINDING_BYTES];
         binding.copy_from_slice(&digest[..BINDING_BYTES]);
         Self(binding)
     }
 }
 
-fn sort_name(sort: SortKey) -> &'static str {
-    match sort {
-        SortKey::Created => "created",
-        SortKey::Updated => "updated",
-        SortKey::Title => "title",
-        SortKey::Priority => "priority",
-        SortKey::Due => "due",
-        SortKey::Relevance => "relevance",
-    }
+/// The type of value a list's sort key has, so that a cursor of another sort is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Integer,
+    Text,
+    /// A due date, or none.
+    IntegerOrNull,
 }
 
 /// Seals `position` for the list `binding` names.
@@ -217,12 +153,12 @@ impl Cursor {
         })
     }
 
-    /// The position, if the cursor was issued for the list `binding` names and its value has
-    /// the type of `sort`'s key; the message says what is wrong otherwise.
+    /// The position, if the cursor was issued for the list `binding` names and its value is of
+    /// the `kind` the list's sort key has; the message says what is wrong otherwise.
     pub fn position_for(
         &self,
         binding: &Binding,
-        sort: SortKey,
+        kind: ValueKind,
     ) -> Result<&Position, &'static str> {
         if self.binding != *binding {
             return Err(
@@ -230,13 +166,15 @@ impl Cursor {
                         start again without a cursor",
             );
         }
-        let fits = match (&self.position.value, sort) {
-            (SortValue::Text(_), SortKey::Title) => true,
-            (SortValue::Integer(_), SortKey::Title) => false,
-            (SortValue::Integer(_), _) => true,
-            (SortValue::Null, SortKey::Due) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (&self.position.value, kind),
+            (SortValue::Text(_), ValueKind::Text)
+                | (
+                    SortValue::Integer(_),
+                    ValueKind::Integer | ValueKind::IntegerOrNull
+                )
+                | (SortValue::Null, ValueKind::IntegerOrNull)
+        );
         if fits {
             Ok(&self.position)
         } else {
@@ -282,6 +220,13 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::list_query::{ListQuery, SortKey};
+
+    impl Binding {
+        fn of(query: &ListQuery, user_id: &str) -> Self {
+            query.binding(user_id)
+        }
+    }
 
     fn key(byte: u8) -> CursorKey {
         CursorKey([byte; 32])
@@ -333,7 +278,10 @@ mod tests {
                 SortValue::Text(_) => SortKey::Title,
                 _ => SortKey::Due,
             };
-            assert_eq!(cursor.position_for(&binding, sort), Ok(&position));
+            assert_eq!(
+                cursor.position_for(&binding, sort.value_kind()),
+                Ok(&position)
+            );
         }
     }
 
@@ -366,7 +314,9 @@ mod tests {
                 let changed = Base64UrlSafeNoPadding::encode_to_string(&changed).unwrap();
                 let accepted = Cursor::parse(&changed).is_ok_and(|cursor| {
                     cursor.is_sealed_by(&key(9))
-                        && cursor.position_for(&binding, SortKey::Created).is_ok()
+                        && cursor
+                            .position_for(&binding, SortKey::Created.value_kind())
+                            .is_ok()
                 });
                 assert!(!accepted, "byte {i} ^ {flip:#x} was accepted");
             }
@@ -439,7 +389,15 @@ mod tests {
             &key(3),
         );
         let cursor = Cursor::parse(&text).unwrap();
-        assert!(cursor.position_for(&theirs, SortKey::Created).is_err());
-        assert!(cursor.position_for(&mine, SortKey::Title).is_err());
+        assert!(
+            cursor
+                .position_for(&theirs, SortKey::Created.value_kind())
+                .is_err()
+        );
+        assert!(
+            cursor
+                .position_for(&mine, SortKey::Title.value_kind())
+                .is_err()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The list endpoint's query string: filter, sort, order and page.
 
-use super::cursor::Cursor;
+use super::cursor::{Binding, Cursor, ValueKind};
 use super::invalid::{FieldError, Invalid};
 use super::schedule::parse_instant;
 use super::search::SearchQuery;
@@ -63,6 +63,15 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// The type of a row's value of this key, as a cursor carries it.
+    pub const fn value_kind(self) -> ValueKind {
+        match self {
+            Self::Title => ValueKind::Text,
+            Self::Due => ValueKind::IntegerOrNull,
+            Self::Created | Self::Updated | Self::Priority | Self::Relevance => ValueKind::Integer,
+        }
+    }
+
     /// Newest first for times, A→Z for titles, most important first for priorities, soonest
     /// first for due dates, best first for matches.
     pub const fn default_order(self) -> SortOrder {
@@ -124,6 +133,73 @@ impl Default for ListQuery {
 }
 
 impl ListQuery {
+    /// The digest of the user id and every list parameter but `limit`, `offset`, `cursor` and
+    /// `count`, in a canonical form: the same filters in another order or spelling bind alike.
+    pub fn binding(&self, user_id: &str) -> Binding {
+        let query = self;
+        let mut text = String::from("task-api list v1\n");
+        let mut field = |name: &str, value: &str| {
+            text.push_str(name);
+            text.push('=');
+            // Lengths first, so no value can end one field and start another.
+            text.push_str(&value.len().to_string());
+            text.push(':');
+            text.push_str(value);
+            text.push('\n');
+        };
+        field("user", user_id);
+        field(
+            "status",
+            match query.status {
+                StatusFilter::All => "all",
+                StatusFilter::Pending => "pending",
+                StatusFilter::Completed => "completed",
+            },
+        );
+        let ranks = query.priority.ranks().map(|ranks| {
+            ranks
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        field("priority", ranks.as_deref().unwrap_or("any"));
+        let mut tags: Vec<&str> = query.tags.iter().map(|tag| tag.key()).collect();
+        tags.sort_unstable();
+        for tag in tags {
+            field("tag", tag);
+        }
+        let instant =
+            |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.as_micros().to_string());
+        field("due_before", &instant(query.due_before));
+        field("due_after", &instant(query.due_after));
+        field(
+            "overdue",
+            match query.overdue {
+                None => "-",
+                Some(true) => "true",
+                Some(false) => "false",
+            },
+        );
+        match &query.search {
+            None => field("q", "-"),
+            Some(search) => {
+                for word in search.words() {
+                    field("q", word);
+                }
+            }
+        }
+        field("sort", sort_name(query.sort));
+        field(
+            "order",
+            match query.order {
+                SortOrder::Asc => "asc",
+                SortOrder::Desc => "desc",
+            },
+        );
+        Binding::digest(&text)
+    }
+
     /// Parses `status`, `priority`, `tag`, `due_before`, `due_after`, `overdue`, `q`, `sort`,
     /// `order`, `limit`, `offset`, `cursor` and `count`. Unknown parameters are ignored; a known one given twice
     /// (but `tag`), or with a value outside its range, is a 422.
@@ -253,6 +329,17 @@ fn parse_priorities(value: &str) -> Result<PriorityFilter, &'static str> {
         .map(|name| TaskPriority::parse(name).map_err(|_| MESSAGE))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PriorityFilter::only(&priorities))
+}
+
+fn sort_name(sort: SortKey) -> &'static str {
+    match sort {
+        SortKey::Created => "created",
+        SortKey::Updated => "updated",
+        SortKey::Title => "title",
+        SortKey::Priority => "priority",
+        SortKey::Due => "due",
+        SortKey::Relevance => "relevance",
+    }
 }
 
 fn parse_sort(value: &str) -> Result<SortKey, &'static str> {

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
-use task_api::domain::{Binding, Cursor, ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
+use task_api::domain::{Cursor, ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
 use task_api::migrations::{self, MIGRATIONS};
 use task_api::sqlite::SqliteDb as Sqlite;
 use task_api::store;
@@ -207,7 +207,7 @@ fn main() {
         };
         let page = store::list_tasks(largest, &user, &before, now).unwrap();
         let (next, key) = (page.next.unwrap(), page.cursor_key.unwrap());
-        let sealed = cursor::seal(&next, &Binding::of(&base, TARGET), &key);
+        let sealed = cursor::seal(&next, &base.binding(TARGET), &key);
         let deep = ListQuery {
             cursor: Some(Cursor::parse(&sealed).unwrap()),
             ..base.clone()

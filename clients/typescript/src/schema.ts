@@ -397,8 +397,40 @@ export interface components {
             tags: components["schemas"]["TagCount"][];
             trash: components["schemas"]["TrashedTask"][];
         };
-        TrashedTask: components["schemas"]["Task"] & {
+        /** @description A task in the trash: the task as it was, and when it was deleted. */
+        TrashedTask: {
+            /** Format: int64 */
+            id: number;
+            user_id: string;
+            title: string;
+            description: string | null;
+            completed: boolean;
+            priority: components["schemas"]["TaskPriority"];
+            /** @description Sorted case-insensitively. */
+            tags: string[];
             /** Format: date-time */
+            due_at: string | null;
+            /** Format: date-time */
+            remind_at: string | null;
+            recurrence: components["schemas"]["Recurrence"];
+            /** @description `null` when the task does not repeat. */
+            interval: number | null;
+            /** Format: date-time */
+            until: string | null;
+            time_zone: string;
+            /**
+             * Format: int64
+             * @description The occurrence that completing this recurring task created (it may since have been deleted).
+             */
+            next_task_id: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted.
+             */
             deleted_at: string;
         };
         Tombstone: {
