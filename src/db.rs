@@ -78,12 +78,35 @@ impl std::error::Error for DbError {}
 pub trait Database {
     /// Runs one statement with positional parameters (`?1`, `?2`, …) and returns its rows.
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+
+    /// Whether the statements run inside a transaction a caller already opened ([`Nested`]): a
+    /// unit of work that needs a transaction of its own then takes a savepoint instead.
+    fn nested(&self) -> bool {
+        false
+    }
 }
 
 /// A borrowed database is a database (a wrapper can take `&db`).
 impl<D: Database + ?Sized> Database for &D {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         (**self).execute(sql, params)
+    }
+
+    fn nested(&self) -> bool {
+        (**self).nested()
+    }
+}
+
+/// The database inside a transaction its holder opened (a batch): the same connection.
+pub struct Nested<'a>(pub &'a dyn Database);
+
+impl Database for Nested<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.0.execute(sql, params)
+    }
+
+    fn nested(&self) -> bool {
+        true
     }
 }
 

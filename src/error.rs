@@ -41,6 +41,11 @@ pub enum ApiError {
     Unavailable(String),
     /// A bug. The cause is logged; the client only learns that something went wrong.
     Internal(anyhow::Error),
+    /// Operation `index` of a batch failed with `cause`, so none of the batch was applied.
+    BatchFailed {
+        index: usize,
+        cause: Box<ApiError>,
+    },
 }
 
 #[derive(Serialize)]
@@ -48,6 +53,9 @@ struct ErrorBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// In a failed batch: which operation failed (from 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<usize>,
 }
 
 impl ApiError {
@@ -68,6 +76,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Misconfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BatchFailed { cause, .. } => cause.status(),
         }
     }
 
@@ -103,11 +112,23 @@ impl ApiError {
             }
             Self::Unavailable(_) => "Service temporarily unavailable".into(),
             Self::Internal(_) => "Internal server error".into(),
+            Self::BatchFailed { index, cause } => format!(
+                "Operation {index} failed, so none of the batch was applied: {}",
+                cause.detail()
+            ),
         }
     }
 
     /// The response, logging on stderr what the client must not see.
     pub fn into_response(self) -> Response {
+        match self {
+            // The cause's status and headers, a detail that names the operation.
+            Self::BatchFailed { index, cause } => cause.render(Some(index)),
+            other => other.render(None),
+        }
+    }
+
+    fn render(self, operation: Option<usize>) -> Response {
         match &self {
             Self::Internal(cause) => eprintln!("internal error: {cause:#}"),
             Self::Unavailable(cause) => eprintln!("unavailable: {cause}"),
@@ -118,12 +139,19 @@ impl ApiError {
             Self::Validation(errors) => Some(errors.as_slice()),
             _ => None,
         };
-        let detail = self.detail();
+        let detail = match operation {
+            Some(index) => format!(
+                "Operation {index} failed, so none of the batch was applied: {}",
+                self.detail()
+            ),
+            None => self.detail(),
+        };
         let mut response = json(
             self.status(),
             &ErrorBody {
                 detail: &detail,
                 errors,
+                operation,
             },
         );
         let headers = response.headers_mut();

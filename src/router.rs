@@ -36,6 +36,8 @@ pub enum TaskAction {
     Trash,
     /// What changed since a sync token.
     Changes,
+    /// Several writes, all or none.
+    Batch,
     /// Erase everything the API holds about the user.
     Erase,
 }
@@ -56,6 +58,7 @@ pub enum Resource {
     Restore(PathUserId, Option<TaskId>),
     Trash(PathUserId),
     Changes(PathUserId),
+    Batch(PathUserId),
 }
 
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
@@ -87,6 +90,7 @@ impl Resource {
                     [] => Self::Collection(owner),
                     // Not a task id (ids are digits), so no task is shadowed.
                     ["changes"] => Self::Changes(owner),
+                    ["batch"] => Self::Batch(owner),
                     [id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
                     [id, "restore"] if !id.is_empty() => Self::Restore(owner, TaskId::parse(id)),
                     [id, "complete"] if !id.is_empty() => Self::Toggle(owner, TaskId::parse(id)),
@@ -117,7 +121,7 @@ impl Resource {
             | Self::Export(_)
             | Self::Trash(_)
             | Self::Changes(_) => READ_ONLY,
-            Self::Restore(..) => RESTORE_METHODS,
+            Self::Restore(..) | Self::Batch(_) => RESTORE_METHODS,
             Self::Account(_) => ACCOUNT_METHODS,
             Self::Collection(_) => COLLECTION_METHODS,
             Self::Item(..) => ITEM_METHODS,
@@ -140,6 +144,7 @@ impl Resource {
             Self::Restore(..) => "/api/{user_id}/tasks/{id}/restore",
             Self::Trash(_) => "/api/{user_id}/trash",
             Self::Changes(_) => "/api/{user_id}/tasks/changes",
+            Self::Batch(_) => "/api/{user_id}/tasks/batch",
         }
     }
 
@@ -170,6 +175,7 @@ impl Resource {
             (Self::Restore(owner, id), &Method::POST) => (owner, TaskAction::Restore(id)),
             (Self::Trash(owner), &Method::GET) => (owner, TaskAction::Trash),
             (Self::Changes(owner), &Method::GET) => (owner, TaskAction::Changes),
+            (Self::Batch(owner), &Method::POST) => (owner, TaskAction::Batch),
             _ => return Err(ApiError::MethodNotAllowed(allowed)),
         };
         Ok(Route::Tasks {
@@ -354,6 +360,11 @@ mod tests {
             tasks("u1", TaskAction::Changes)
         );
         assert_eq!(status(Method::POST, "/api/u1/tasks/changes"), 405);
+        assert_eq!(
+            ok(Method::POST, "/api/u1/tasks/batch"),
+            tasks("u1", TaskAction::Batch)
+        );
+        assert_eq!(status(Method::GET, "/api/u1/tasks/batch"), 405);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! Only when that statement comes back empty, which can also mean "schema behind" or "user
 //! unknown", does a second statement ([`ensure_user`]) tell which, migrating if needed.
 
-use crate::db::{Database, DbError, Row, Value};
+use crate::db::{Database, DbError, Nested, Row, Value};
 use crate::domain::{
     AuthenticatedUser, Change, ChangesQuery, Cursor, CursorKey, Frequency, Identity, Interval,
     ListQuery, NewTask, Position, Recurrence, Series, SortKey, SortOrder, SortValue, StatusFilter,
@@ -810,13 +810,45 @@ fn in_transaction<T>(
     db: &dyn Database,
     body: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    db.execute("BEGIN IMMEDIATE", &[])?;
+    // Inside a batch's transaction, a unit that must be all-or-nothing is a savepoint.
+    let (begin, commit, rollback): (&str, &str, &[&str]) = if db.nested() {
+        (
+            "SAVEPOINT unit",
+            "RELEASE unit",
+            &["ROLLBACK TO unit", "RELEASE unit"],
+        )
+    } else {
+        ("BEGIN IMMEDIATE", "COMMIT", &["ROLLBACK"])
+    };
+    db.execute(begin, &[])?;
     let outcome = body().and_then(|value| {
-        db.execute("COMMIT", &[])?;
+        db.execute(commit, &[])?;
         Ok(value)
     });
     if outcome.is_err() {
         // Nothing to undo if COMMIT itself went through; SQLite answers an error then.
+        for statement in rollback {
+            let _ = db.execute(statement, &[]);
+        }
+    }
+    outcome
+}
+
+/// Runs `body` in one transaction on this request's connection, handing it the database as
+/// [`Nested`], and commits only if it succeeds: all of it or none. Under Spin and the bundled
+/// host alike each request has a connection of its own, so this is a real transaction.
+pub fn in_batch<T, E: From<StoreError>>(
+    db: &dyn Database,
+    body: impl FnOnce(&dyn Database) -> Result<T, E>,
+) -> Result<T, E> {
+    ensure_schema(db)?;
+    db.execute("BEGIN IMMEDIATE", &[])
+        .map_err(StoreError::from)?;
+    let outcome = body(&Nested(db)).and_then(|value| {
+        db.execute("COMMIT", &[]).map_err(StoreError::from)?;
+        Ok(value)
+    });
+    if outcome.is_err() {
         let _ = db.execute("ROLLBACK", &[]);
     }
     outcome

@@ -1,5 +1,6 @@
 //! HTTP handlers: thin functions from a routed, authenticated request to a response.
 
+pub mod batch;
 pub mod docs;
 pub mod health;
 pub mod tasks;

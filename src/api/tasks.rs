@@ -86,6 +86,7 @@ pub fn handle(
                 }),
             ))
         }
+        TaskAction::Batch => super::batch::batch(account, request, env),
         TaskAction::Erase => {
             store::erase(env.db, account)?;
             Ok(empty(StatusCode::NO_CONTENT))

@@ -1,5 +1,6 @@
 //! Plain Rust domain types. A value of one of these types is valid by construction.
 
+pub mod batch;
 pub mod changes;
 pub mod cursor;
 pub mod input;

@@ -8,6 +8,7 @@ mod tokens;
 mod account;
 mod attacks;
 mod auth;
+mod batch;
 mod concurrency;
 mod contract;
 mod host;

@@ -260,6 +260,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/tasks/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Several writes in one request, all or none
+         * @description Up to 100 operations (`create`, `update`, `complete` = `completed: true`, `delete`, each with an optional `if_match`), run in order in one transaction. The first that fails rolls back every one and answers with its own status (404 for a task that is not the caller's, 412 for a stale `if_match`, 422 for a patch that breaks a rule) and `operation`, its index. A malformed batch is a 422 naming `operations[i].field` before anything runs.
+         */
+        post: operations["batchTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -364,6 +387,8 @@ export interface components {
         };
         Error: {
             detail: string;
+            /** @description From a failed batch: the index of the operation that failed (none of the batch was applied). */
+            operation?: number;
         };
         FieldError: {
             field: string;
@@ -372,6 +397,8 @@ export interface components {
         ValidationError: {
             detail: string;
             errors: components["schemas"]["FieldError"][];
+            /** @description From a failed batch: the index of the operation that failed (none of the batch was applied). */
+            operation?: number;
         };
         /**
          * @description How important a task is; `none` unless set.
@@ -446,6 +473,32 @@ export interface components {
             next: string;
             /** @description `true`: the page was full; call again with `next` right away. */
             more: boolean;
+        };
+        BatchOperation: {
+            /** @enum {string} */
+            op: "create";
+            task: components["schemas"]["TaskCreate"];
+        } | {
+            /** @enum {string} */
+            op: "update";
+            /** Format: int64 */
+            id: number;
+            patch: components["schemas"]["TaskUpdate"];
+            /** @description As the `If-Match` header: the operation fails with 412 (and the batch with it) unless the task is at one of these versions. */
+            if_match?: string;
+        } | {
+            /** @enum {string} */
+            op: "complete" | "delete";
+            /** Format: int64 */
+            id: number;
+            /** @description As the `If-Match` header: the operation fails with 412 (and the batch with it) unless the task is at one of these versions. */
+            if_match?: string;
+        };
+        BatchResult: {
+            /** @enum {integer} */
+            status: 200 | 201 | 204;
+            task?: components["schemas"]["Task"];
+            etag?: string;
         };
     };
     responses: {
@@ -623,7 +676,7 @@ export interface components {
         DueAfter: string;
         /** @description `true`: due before now and not completed. `false`: every other task. */
         Overdue: "true" | "false";
-        /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. */
+        /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. (The `pattern` says "an ASCII letter or digit, or any non-ASCII character", the nearest a JSON Schema regex can say alike in every dialect: `\w` is ASCII-only in some. The rule is Unicode letters and digits.) */
         Q: string;
         /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. A cursor of another user or list, or an edited one, is a 422. Not with `offset`. */
         Cursor: string;
@@ -778,7 +831,7 @@ export interface operations {
                 due_after?: components["parameters"]["DueAfter"];
                 /** @description `true`: due before now and not completed. `false`: every other task. */
                 overdue?: components["parameters"]["Overdue"];
-                /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. */
+                /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. (The `pattern` says "an ASCII letter or digit, or any non-ASCII character", the nearest a JSON Schema regex can say alike in every dialect: `\w` is ASCII-only in some. The rule is Unicode letters and digits.) */
                 q?: components["parameters"]["Q"];
                 /** @description Ties are broken by id, in the same direction. `priority` orders none < low < medium < high. `due`: soonest first by default, tasks without a due date last in both orders. `relevance` (best match first) is the default with `q`; without `q` it is `created`. Default: `created`, or `relevance` with `q`. */
                 sort?: components["parameters"]["Sort"];
@@ -876,7 +929,7 @@ export interface operations {
                 due_after?: components["parameters"]["DueAfter"];
                 /** @description `true`: due before now and not completed. `false`: every other task. */
                 overdue?: components["parameters"]["Overdue"];
-                /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. */
+                /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. (The `pattern` says "an ASCII letter or digit, or any non-ASCII character", the nearest a JSON Schema regex can say alike in every dialect: `\w` is ASCII-only in some. The rule is Unicode letters and digits.) */
                 q?: components["parameters"]["Q"];
                 /** @description Ties are broken by id, in the same direction. `priority` orders none < low < medium < high. `due`: soonest first by default, tasks without a due date last in both orders. `relevance` (best match first) is the default with `q`; without `q` it is `created`. Default: `created`, or `relevance` with `q`. */
                 sort?: components["parameters"]["Sort"];
@@ -1414,6 +1467,46 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    batchTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operations: components["schemas"]["BatchOperation"][];
+                };
+            };
+        };
+        responses: {
+            /** @description Every operation applied; one result per operation, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: components["schemas"]["BatchResult"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            412: components["responses"]["Stale"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["NotJson"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -1,0 +1,146 @@
+//! `POST /api/{user_id}/tasks/batch`: several writes, all or none.
+//!
+//! The whole batch is parsed and checked first (a 422 names `operations[i].field`); then the
+//! operations run in order in one transaction on this request's own connection (Spin and the
+//! bundled host both open one per request), each exactly as its single route would run it. The
+//! first that fails rolls everything back and answers with its own status (404, 412, 422, …)
+//! and `operation: i`; otherwise 200 with one result per operation.
+
+use super::json_body;
+use crate::conditional::{IfMatch, etag};
+use crate::config;
+use crate::domain::batch::{Batch, Operation};
+use crate::domain::{FieldError, Invalid, TaskId, TaskPatch};
+use crate::env::Env;
+use crate::error::ApiError;
+use crate::message::{Request, Response, json};
+use crate::store::{self, Account, Created};
+use crate::task_writes::{self, Written};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
+    let Batch(operations) = Batch::parse(json_body(request)?)?;
+    let expected = preconditions(&operations)?;
+    let retention = config::trash_retention(env.vars)?;
+    let results = store::in_batch(env.db, |db| {
+        let mut results = Vec::with_capacity(operations.len());
+        for (index, (operation, expected)) in operations.iter().zip(&expected).enumerate() {
+            let failed = |cause: ApiError| ApiError::BatchFailed {
+                index,
+                cause: Box::new(cause),
+            };
+            let versions = expected.versions();
+            let result = match operation {
+                Operation::Create(task) => {
+                    match store::create_task(db, account, task, None, env.now)? {
+                        Created::New(task) | Created::Replayed(task) => {
+                            result(StatusCode::CREATED, Some(&task))
+                        }
+                        Created::KeyReused => {
+                            return Err(failed(ApiError::Internal(anyhow::anyhow!(
+                                "a create without a key answered KeyReused"
+                            ))));
+                        }
+                    }
+                }
+                Operation::Update { id, patch, .. } => {
+                    let outcome = task_writes::update(db, account, *id, patch, versions, env.now)?;
+                    written(outcome, index).map_err(failed)?
+                }
+                Operation::Complete { id, .. } => {
+                    let complete = TaskPatch {
+                        completed: Some(true),
+                        ..TaskPatch::default()
+                    };
+                    let outcome =
+                        task_writes::update(db, account, *id, &complete, versions, env.now)?;
+                    written(outcome, index).map_err(failed)?
+                }
+                Operation::Delete { id, .. } => {
+                    if store::delete_task(db, account, *id, versions, retention, env.now)? {
+                        result(StatusCode::NO_CONTENT, None)
+                    } else {
+                        let missing_or_stale = match versions.is_some()
+                            && store::get_task(db, account, *id, env.now)?.is_some()
+                        {
+                            true => ApiError::PreconditionFailed,
+                            false => ApiError::NotFound("Task"),
+                        };
+                        return Err(failed(missing_or_stale));
+                    }
+                }
+            };
+            results.push(result);
+        }
+        Ok::<_, ApiError>(results)
+    })?;
+    Ok(json(StatusCode::OK, &json!({ "results": results })))
+}
+
+/// Each operation's `if_match`, parsed as the `If-Match` header is (for that operation's task);
+/// one 422 for all that are malformed.
+fn preconditions(operations: &[Operation]) -> Result<Vec<IfMatch>, ApiError> {
+    let mut expected = Vec::with_capacity(operations.len());
+    let mut errors = Vec::new();
+    for (index, operation) in operations.iter().enumerate() {
+        let (id, raw): (Option<TaskId>, Option<&str>) = match operation {
+            Operation::Create(_) => (None, None),
+            Operation::Update { id, if_match, .. }
+            | Operation::Complete { id, if_match }
+            | Operation::Delete { id, if_match } => (Some(*id), if_match.as_deref()),
+        };
+        let parsed = match (id, raw) {
+            (Some(id), Some(raw)) => {
+                let mut headers = HeaderMap::new();
+                HeaderValue::from_str(raw).ok().and_then(|value| {
+                    headers.insert(http::header::IF_MATCH, value);
+                    IfMatch::from_headers(&headers, id).ok()
+                })
+            }
+            _ => Some(IfMatch::Any),
+        };
+        match parsed {
+            Some(parsed) => expected.push(parsed),
+            None => errors.push(FieldError::new(
+                format!("operations[{index}].if_match"),
+                "must be `*` or a comma-separated list of entity tags, as the If-Match header",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(expected)
+    } else {
+        Err(Invalid(errors).into())
+    }
+}
+
+fn result(status: StatusCode, task: Option<&crate::domain::Task>) -> Value {
+    match task {
+        Some(task) => json!({
+            "status": status.as_u16(),
+            "task": task,
+            "etag": etag(task).to_str().unwrap_or_default(),
+        }),
+        None => json!({ "status": status.as_u16() }),
+    }
+}
+
+/// An update's outcome as a result, or the error that fails the batch (field errors named for
+/// the operation).
+fn written(outcome: Written, index: usize) -> Result<Value, ApiError> {
+    match outcome {
+        Written::Done(task) => Ok(result(StatusCode::OK, Some(&task))),
+        Written::Missing => Err(ApiError::NotFound("Task")),
+        Written::Stale => Err(ApiError::PreconditionFailed),
+        Written::Invalid(Invalid(errors)) => Err(ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("operations[{index}].{}", e.field), e.message))
+                .collect(),
+        )),
+        Written::Contended => Err(ApiError::Unavailable(
+            "an update kept meeting concurrent changes".into(),
+        )),
+    }
+}
