@@ -1338,7 +1338,9 @@ pub fn delete_task(
            AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {} \
          ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at, seq = excluded.seq, \
            task = excluded.task \
-         RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1)",
+         RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1), \
+           EXISTS (SELECT 1 FROM deleted_tasks WHERE user_id = ?2 AND task IS NOT NULL \
+             AND deleted_at < ?6)",
         next_seq(2),
         TASK_AS_JSON,
         guard_condition(account.source, 2)
@@ -1353,6 +1355,7 @@ pub fn delete_task(
                     now.as_micros().into(),
                     expected_param(expected),
                     retention.keeps().into(),
+                    retention.cutoff(now).as_micros().into(),
                 ],
             )?;
             let Some(row) = rows.into_iter().next() else {
@@ -1362,7 +1365,11 @@ pub fn delete_task(
                 "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2",
                 &[id.get().into(), account.id().into()],
             )?;
-            purge_trash(db, account.id(), retention, now)?;
+            // The insert said whether anything of the user's is past the retention: the purge
+            // costs a round trip only then.
+            if row.get(1) == Some(&Value::Integer(1)) {
+                purge_trash(db, account.id(), retention, now)?;
+            }
             Ok(written(Some(row)))
         })
     })?;
@@ -2574,15 +2581,15 @@ mod statement_count_tests {
             .unwrap()
         );
         let deleted = db.take();
-        // A transaction: the tombstone (the insert decides), the row, the lazy trash purge;
-        // then, on its own, the task's search entry (tag rows too, had it any).
-        assert_eq!(deleted.len(), 6, "{deleted:#?}");
+        // A transaction: the tombstone (the insert decides), the row (and the lazy trash purge,
+        // when something is past the retention: not here); then, on its own, the task's search
+        // entry (tag rows too, had it any).
+        assert_eq!(deleted.len(), 5, "{deleted:#?}");
         assert_eq!(deleted[0], "BEGIN IMMEDIATE");
         assert!(deleted[1].starts_with("INSERT INTO deleted_tasks"));
         assert!(deleted[2].starts_with("DELETE FROM tasks"));
-        assert!(deleted[3].starts_with("UPDATE deleted_tasks SET task = NULL"));
-        assert_eq!(deleted[4], "COMMIT");
-        assert!(deleted[5].starts_with("DELETE FROM task_search"));
+        assert_eq!(deleted[3], "COMMIT");
+        assert!(deleted[4].starts_with("DELETE FROM task_search"));
 
         // Nothing found: one more statement says the schema is current, and no retry.
         assert!(get_task(&db, &account, created.id, now).unwrap().is_none());

@@ -464,8 +464,8 @@ fn single_task_statements(
     assert!(store::delete_task(recording, user, id, Some(&current), retention, now).unwrap());
     statements.extend(recording.take());
     // get, update, toggle, retag (each one statement); the delete's transaction (the
-    // tombstone, the row, the trash purge), then the task's search entry and tag rows.
-    assert_eq!(statements.len(), 11, "{statements:#?}");
+    // tombstone, the row; nothing to purge), then the task's search entry and tag rows.
+    assert_eq!(statements.len(), 10, "{statements:#?}");
     for sql in &statements {
         if sql == "BEGIN IMMEDIATE" || sql == "COMMIT" {
             continue;
@@ -591,6 +591,14 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
     store::restore_task(&recording, &user, created.id, retention, now)
         .unwrap()
         .unwrap();
+    // A delete 31 days after another purges the older one (one more statement).
+    let store::Created::New(other) = store::create_task(&db, &user, &task, None, now).unwrap()
+    else {
+        panic!("not created")
+    };
+    assert!(store::delete_task(&db, &user, other.id, None, retention, now).unwrap());
+    let later = Timestamp::from_micros(now.as_micros() + 31 * 86_400_000_000);
+    assert!(store::delete_task(&recording, &user, created.id, None, retention, later).unwrap());
     let feed = ChangesQuery {
         since: SyncToken::from_seq(3),
         limit: 10,
@@ -652,6 +660,17 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
             );
         }
     }
-    // toggle, delete's tombstone, restore: two probes each.
-    assert_eq!(probes, 6, "{statements:#?}");
+    let purge = statements
+        .iter()
+        .find(|sql| sql.starts_with("UPDATE deleted_tasks SET task = NULL"))
+        .expect("the later delete purges");
+    let purge_plan = plan(&db, purge);
+    assert!(
+        purge_plan
+            .iter()
+            .all(|d| d.contains("INDEX deleted_tasks_trash (user_id=? AND deleted_at<?)")),
+        "{purge}\n{purge_plan:#?}"
+    );
+    // toggle, the two deletes' tombstones, restore: two probes each.
+    assert_eq!(probes, 8, "{statements:#?}");
 }

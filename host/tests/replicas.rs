@@ -3,7 +3,7 @@
 //! SpinKube replicas over one libSQL/Turso database. Under this run's runtime
 //! (`TASK_API_RUNTIME`): three `task-api-host` processes, or three real `spin up`s. A client
 //! spreads each user's requests over all three. Checked: racing migrations on a fresh file,
-//! concurrent creates, forty concurrent toggles, an `Idempotency-Key` retried on every
+//! concurrent creates (and the changes feed read through every replica), forty concurrent toggles, an `Idempotency-Key` retried on every
 //! replica, the per-user rate limit counted across replicas, and a replica killed with SIGKILL
 //! under write load.
 
@@ -359,7 +359,65 @@ fn concurrent_creates(cluster: &Cluster) -> usize {
             "{user}: created and listed tasks differ"
         );
     }
-    created.len() + USERS
+    created.len() + USERS + feed_across_replicas(cluster, &created)
+}
+
+/// The changes feed of one user, paged one change at a time through the replicas in turn:
+/// every token is larger than the one before, whichever replica handed it out, and the feed
+/// holds exactly the tasks created; a write through one replica shows up after the last token
+/// through another. Tokens are numbers the writes stamped in the shared database.
+fn feed_across_replicas(cluster: &Cluster, created: &[(String, i64, String)]) -> usize {
+    let user = "create-user-0";
+    let auth = bearer(user);
+    let number = |token: &str| -> i64 {
+        token
+            .strip_prefix('s')
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or_else(|| panic!("token {token:?}"))
+    };
+    let read = |since: &str, replica: usize| -> Value {
+        let path = format!("/api/{user}/tasks/changes?limit=1&since={since}");
+        let r = call(cluster.addrs[replica % REPLICAS], "GET", &path, &auth, None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.json()
+    };
+    let mut since = "s0".to_owned();
+    let mut seen = BTreeSet::new();
+    let mut pages = 0;
+    for page in 0.. {
+        pages += 1;
+        let body = read(&since, page);
+        let next = body["next"].as_str().unwrap().to_owned();
+        if body["changes"].as_array().unwrap().is_empty() {
+            assert_eq!(next, since, "an empty page keeps the token");
+            break;
+        }
+        assert!(number(&next) > number(&since), "{next} after {since}");
+        seen.insert(body["changes"][0]["id"].as_i64().unwrap());
+        since = next;
+    }
+    let expected: BTreeSet<i64> = created
+        .iter()
+        .filter(|c| c.0 == user)
+        .map(|c| c.1)
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "the feed through all replicas holds the user's tasks"
+    );
+    let body = json!({ "title": "after the sync" }).to_string();
+    let made = call(
+        cluster.addrs[2],
+        "POST",
+        &format!("/api/{user}/tasks"),
+        &auth,
+        Some(&body),
+    );
+    assert_eq!(made.status, 201);
+    let after = read(&since, 1);
+    assert_eq!(after["changes"][0]["id"], made.json()["id"]);
+    assert!(number(after["next"].as_str().unwrap()) > number(&since));
+    pages + 2
 }
 
 fn concurrent_toggles(cluster: &Cluster) -> usize {
