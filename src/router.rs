@@ -84,29 +84,27 @@ impl Resource {
             ["health"] => Self::Health,
             ["openapi.json"] => Self::OpenApi,
             ["docs"] => Self::Docs,
-            ["api", user, "tasks", rest @ ..] => {
+            ["api", user, rest @ ..] => {
                 let owner = PathUserId::from_segment(user).ok_or_else(not_found)?;
                 match rest {
-                    [] => Self::Collection(owner),
-                    // Not a task id (ids are digits), so no task is shadowed.
-                    ["changes"] => Self::Changes(owner),
-                    ["batch"] => Self::Batch(owner),
-                    [id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
-                    [id, "restore"] if !id.is_empty() => Self::Restore(owner, TaskId::parse(id)),
-                    [id, "complete"] if !id.is_empty() => Self::Toggle(owner, TaskId::parse(id)),
+                    [] => Self::Account(owner),
+                    ["tags"] => Self::Tags(owner),
+                    ["trash"] => Self::Trash(owner),
+                    ["export"] => Self::Export(owner),
+                    ["tasks"] => Self::Collection(owner),
+                    // Not task ids (ids are digits), so no task is shadowed.
+                    ["tasks", "changes"] => Self::Changes(owner),
+                    ["tasks", "batch"] => Self::Batch(owner),
+                    ["tasks", id] if !id.is_empty() => Self::Item(owner, TaskId::parse(id)),
+                    ["tasks", id, "restore"] if !id.is_empty() => {
+                        Self::Restore(owner, TaskId::parse(id))
+                    }
+                    ["tasks", id, "complete"] if !id.is_empty() => {
+                        Self::Toggle(owner, TaskId::parse(id))
+                    }
                     _ => return Err(not_found()),
                 }
             }
-            ["api", user, "tags"] => {
-                Self::Tags(PathUserId::from_segment(user).ok_or_else(not_found)?)
-            }
-            ["api", user, "trash"] => {
-                Self::Trash(PathUserId::from_segment(user).ok_or_else(not_found)?)
-            }
-            ["api", user, "export"] => {
-                Self::Export(PathUserId::from_segment(user).ok_or_else(not_found)?)
-            }
-            ["api", user] => Self::Account(PathUserId::from_segment(user).ok_or_else(not_found)?),
             _ => return Err(not_found()),
         })
     }

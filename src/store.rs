@@ -97,6 +97,17 @@ enum Answer<T> {
     Unsure(T),
 }
 
+impl<T> Answer<T> {
+    /// A guarded read's answer: sure when its guard columns held ([`strip_guard`]).
+    fn read(sure: bool, value: T) -> Self {
+        if sure {
+            Self::Sure(value)
+        } else {
+            Self::Unsure(value)
+        }
+    }
+}
+
 /// Runs a guarded statement; when its answer is [`Answer::Unsure`] (or the tables are missing),
 /// asks [`ensure_user`], which migrates a database that is behind, and runs it once more if it
 /// did. A write that missed runs once more in any case: another request may have finished
@@ -153,7 +164,8 @@ fn next_seq(user: u8) -> String {
     format!(
         "(SELECT coalesce(max(s), 0) + 1 FROM (\
            SELECT max(seq) AS s FROM tasks WHERE user_id = ?{user} \
-           UNION ALL SELECT max(seq) FROM tasks WHERE user_id = char(1) || ?{user}))"
+           UNION ALL SELECT max(seq) FROM tasks WHERE user_id = {}))",
+        trash_of(user)
     )
 }
 
@@ -296,19 +308,12 @@ pub fn list_tasks(
     query: &ListQuery,
     now: Timestamp,
 ) -> Result<Page, StoreError> {
-    let start = match query.cursor.as_ref().map(Cursor::claimed_position) {
-        None => Start::First,
-        Some(position) => Start::After(position),
-    };
+    let start = Start::of(query);
     let statement = list_statement_from(query, start, account.source, account.id(), now);
     // sort=due from a due date reads the dated rows after the position, then (when the page is
     // not full yet) the undated ones: two index ranges, each a seek (see `after_position`).
-    let undated = match start {
-        Start::After(position) if query.sort == SortKey::Due => {
-            (position.value != SortValue::Null).then_some(())
-        }
-        _ => None,
-    };
+    let then_undated = query.sort == SortKey::Due
+        && matches!(start, Start::After(position) if position.value != SortValue::Null);
     let derived = query.search.is_some() || !query.tags.is_empty();
     let (tasks, next, cursor_key) = guarded(db, account, now, || {
         if derived {
@@ -317,7 +322,7 @@ pub fn list_tasks(
         let (mut rows, mut scores, mut cursor_key, sure) =
             page_rows(db, &statement, account.source)?;
         let missing = query.limit as usize - rows.len().min(query.limit as usize);
-        if undated.is_some() && missing > 0 {
+        if then_undated && missing > 0 {
             let rest = ListQuery {
                 limit: missing as u32,
                 ..query.clone()
@@ -329,22 +334,18 @@ pub fn list_tasks(
             scores.extend(more_scores);
             cursor_key = cursor_key.or(key);
         }
-        let next = match (rows.last(), scores.last()) {
-            (Some(row), Some(score)) if rows.len() == query.limit as usize => {
-                Some(position_of(row, score.as_ref(), query.sort)?)
-            }
-            _ => None,
-        };
         let tasks = rows
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        let next = match (tasks.last(), scores.last()) {
+            (Some(task), Some(score)) if tasks.len() == query.limit as usize => {
+                Some(position_of(task, score.as_ref(), query.sort))
+            }
+            _ => None,
+        };
         let page = (tasks, next, cursor_key);
-        Ok(if sure {
-            Answer::Sure(page)
-        } else {
-            Answer::Unsure(page)
-        })
+        Ok(Answer::read(sure, page))
     })?;
     // An empty page carries no key; one is needed only to check the cursor it was asked with.
     let cursor_key = match cursor_key {
@@ -409,28 +410,23 @@ fn read_cursor_key(db: &dyn Database) -> Result<Option<CursorKey>, StoreError> {
 
 const CURSOR_KEY: &str = "SELECT value FROM api_keys WHERE name = 'cursor'";
 
-/// The last row's sort value (from its columns, or the relevance score the statement added).
-fn position_of(row: &Row, score: Option<&Value>, sort: SortKey) -> Result<Position, StoreError> {
-    let column = |index: usize| row.get(index).cloned().unwrap_or(Value::Null);
+/// Where a page ended: its last task's value of the sort key (or the relevance score the
+/// statement added), and its id.
+fn position_of(task: &Task, score: Option<&Value>, sort: SortKey) -> Position {
     let value = match sort {
-        SortKey::Created => column(12),
-        SortKey::Updated => column(13),
-        SortKey::Title => column(2),
-        SortKey::Priority => column(5),
-        SortKey::Due => column(7),
-        SortKey::Relevance => score.cloned().unwrap_or(Value::Null),
+        SortKey::Created => SortValue::Integer(task.created_at.as_micros()),
+        SortKey::Updated => SortValue::Integer(task.updated_at.as_micros()),
+        SortKey::Title => SortValue::Text(task.title.clone()),
+        SortKey::Priority => SortValue::Integer(task.priority.rank()),
+        SortKey::Due => task
+            .due_at
+            .map_or(SortValue::Null, |due| SortValue::Integer(due.as_micros())),
+        SortKey::Relevance => SortValue::Integer(score.map_or(0, integer_or_zero)),
     };
-    let value = match value {
-        Value::Integer(n) => SortValue::Integer(n),
-        Value::Text(text) => SortValue::Text(text),
-        Value::Null => SortValue::Null,
-        other => return Err(StoreError::Corrupt(anyhow!("sort value {other:?}"))),
-    };
-    let id = match column(0) {
-        Value::Integer(id) => id,
-        other => return Err(StoreError::Corrupt(anyhow!("task id {other:?}"))),
-    };
-    Ok(Position { value, id })
+    Position {
+        value,
+        id: task.id.get(),
+    }
 }
 
 /// Parameters numbered as they are added, so a statement binds exactly the ones it uses.
@@ -522,14 +518,10 @@ fn filter_conditions(
 fn after_position(
     query: &ListQuery,
     start: Start,
-    id: &str,
     params: &mut Params,
 ) -> Option<(String, String)> {
     let op = comparison(query.order);
-    let direction = match query.order {
-        SortOrder::Asc => "ASC",
-        SortOrder::Desc => "DESC",
-    };
+    let direction = direction(query.order);
     let order = sort_clause(query.sort, direction);
     let position = match start {
         Start::First => return None,
@@ -537,7 +529,7 @@ fn after_position(
         Start::Undated => {
             return Some((
                 " AND (due_at IS NULL) = 1 AND due_at IS NULL".to_owned(),
-                format!("{id} {direction}"),
+                format!("id {direction}"),
             ));
         }
         Start::After(position) => position,
@@ -548,30 +540,43 @@ fn after_position(
         // The collation on the value, not the column, so that SQLite seeks the NOCASE index.
         (SortKey::Title, _) => {
             let v = params.push(v);
-            format!(" AND (title, {id}) {op} ({v} COLLATE NOCASE, {i})")
+            format!(" AND (title, id) {op} ({v} COLLATE NOCASE, {i})")
         }
         // sort=due's indexes lead with `due_at IS NULL`: fixing it makes the rest a range,
         // and the order within it due_at then id. Past the last dated task, the undated ones
         // by id; before that, the dated ones after the position (then `Start::Undated`).
         (SortKey::Due, SortValue::Null) => {
             return Some((
-                format!(" AND (due_at IS NULL) = 1 AND due_at IS NULL AND {id} {op} {i}"),
-                format!("{id} {direction}"),
+                format!(" AND (due_at IS NULL) = 1 AND due_at IS NULL AND id {op} {i}"),
+                format!("id {direction}"),
             ));
         }
         (SortKey::Due, _) => {
             let v = params.push(v);
             return Some((
-                format!(" AND (due_at IS NULL) = 0 AND (due_at, {id}) {op} ({v}, {i})"),
-                format!("due_at {direction}, {id} {direction}"),
+                format!(" AND (due_at IS NULL) = 0 AND (due_at, id) {op} ({v}, {i})"),
+                format!("due_at {direction}, id {direction}"),
             ));
         }
+        // Created, updated, priority: the plain column the index continues with.
         (sort, _) => {
             let v = params.push(v);
-            format!(" AND ({}, {id}) {op} ({v}, {i})", sort_column(sort))
+            let column = match sort {
+                SortKey::Updated => "updated_at",
+                SortKey::Priority => "priority",
+                _ => "created_at",
+            };
+            format!(" AND ({column}, id) {op} ({v}, {i})")
         }
     };
     Some((condition, order))
+}
+
+fn direction(order: SortOrder) -> &'static str {
+    match order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    }
 }
 
 fn comparison(order: SortOrder) -> &'static str {
@@ -600,6 +605,16 @@ enum Start<'a> {
     Undated,
 }
 
+impl<'a> Start<'a> {
+    /// After the cursor's (claimed) position, or at the first row.
+    fn of(query: &'a ListQuery) -> Self {
+        match query.cursor.as_ref().map(Cursor::claimed_position) {
+            None => Self::First,
+            Some(position) => Self::After(position),
+        }
+    }
+}
+
 /// The list statement for one combination of filters, sort, order and cursor, guarded for
 /// `source` (`?1` is the user, `?2` the limit, `?3` the offset).
 pub fn list_statement(
@@ -608,11 +623,7 @@ pub fn list_statement(
     user_id: &str,
     now: Timestamp,
 ) -> ListStatement {
-    let start = match query.cursor.as_ref().map(Cursor::claimed_position) {
-        None => Start::First,
-        Some(position) => Start::After(position),
-    };
-    list_statement_from(query, start, source, user_id, now)
+    list_statement_from(query, Start::of(query), source, user_id, now)
 }
 
 fn list_statement_from(
@@ -630,13 +641,10 @@ fn list_statement_from(
     // A ranked search reads the FTS index and joins the user's rows; every other list reads
     // one of `tasks`' indexes in order. Columns are qualified in the join.
     let mut filter = filter_conditions(query, ranked, &mut params, now);
-    let direction = match query.order {
-        SortOrder::Asc => "ASC",
-        SortOrder::Desc => "DESC",
-    };
+    let direction = direction(query.order);
     let tail = format!("{}, ({CURSOR_KEY})", guard_columns(source, 1));
     let Some(search) = &query.search else {
-        let order = match after_position(query, start, "id", &mut params) {
+        let order = match after_position(query, start, &mut params) {
             Some((condition, order)) => {
                 filter += &condition;
                 order
@@ -687,7 +695,7 @@ fn list_statement_from(
             scored: true,
         }
     } else {
-        let order = match after_position(query, start, "id", &mut params) {
+        let order = match after_position(query, start, &mut params) {
             Some((condition, order)) => {
                 filter += &condition;
                 order
@@ -747,18 +755,6 @@ pub fn count_sql(query: &ListQuery) -> String {
     count_statement(query, "u", Timestamp::from_micros(0)).0
 }
 
-/// The column (or expression) a sort orders by, first of its index's columns after `user_id`.
-fn sort_column(sort: SortKey) -> &'static str {
-    match sort {
-        SortKey::Created => "created_at",
-        SortKey::Updated => "updated_at",
-        SortKey::Title => "title",
-        SortKey::Priority => "priority",
-        SortKey::Due => "due_at",
-        SortKey::Relevance => "id",
-    }
-}
-
 /// `ORDER BY` for an index-ordered sort; ties break by id in the same direction.
 fn sort_clause(sort: SortKey, direction: &str) -> String {
     let key = match sort {
@@ -787,11 +783,7 @@ pub fn get_task(
         let mut rows = db.execute(&sql, &[id.get().into(), account.id().into()])?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let task = single(rows)?;
-        Ok(if sure {
-            Answer::Sure(task)
-        } else {
-            Answer::Unsure(task)
-        })
+        Ok(Answer::read(sure, task))
     })
 }
 
@@ -806,10 +798,10 @@ fn written<T>(value: Option<T>) -> Answer<Option<T>> {
 /// Runs `body` as one transaction. `BEGIN IMMEDIATE` takes the write lock first, so two
 /// writers never deadlock upgrading a read lock. It is a transaction because the request's
 /// connection is its own: Spin and the bundled host open one per request.
-fn in_transaction<T>(
+fn in_transaction<T, E: From<StoreError>>(
     db: &dyn Database,
-    body: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    body: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
     // Inside a batch's transaction, a unit that must be all-or-nothing is a savepoint.
     let (begin, commit, rollback): (&str, &str, &[&str]) = if db.nested() {
         (
@@ -820,9 +812,9 @@ fn in_transaction<T>(
     } else {
         ("BEGIN IMMEDIATE", "COMMIT", &["ROLLBACK"])
     };
-    db.execute(begin, &[])?;
+    db.execute(begin, &[]).map_err(StoreError::from)?;
     let outcome = body().and_then(|value| {
-        db.execute(commit, &[])?;
+        db.execute(commit, &[]).map_err(StoreError::from)?;
         Ok(value)
     });
     if outcome.is_err() {
@@ -842,16 +834,7 @@ pub fn in_batch<T, E: From<StoreError>>(
     body: impl FnOnce(&dyn Database) -> Result<T, E>,
 ) -> Result<T, E> {
     ensure_schema(db)?;
-    db.execute("BEGIN IMMEDIATE", &[])
-        .map_err(StoreError::from)?;
-    let outcome = body(&Nested(db)).and_then(|value| {
-        db.execute("COMMIT", &[]).map_err(StoreError::from)?;
-        Ok(value)
-    });
-    if outcome.is_err() {
-        let _ = db.execute("ROLLBACK", &[]);
-    }
-    outcome
+    in_transaction(db, || body(&Nested(db)))
 }
 
 /// Brings the caller's derived rows (search entries, tag rows) up to date with the tasks a
@@ -1281,11 +1264,7 @@ pub fn list_tags(
                 other => Err(StoreError::Corrupt(anyhow!("tag row {other:?}"))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(if sure {
-            Answer::Sure(tags)
-        } else {
-            Answer::Unsure(tags)
-        })
+        Ok(Answer::read(sure, tags))
     })
 }
 
@@ -1342,14 +1321,14 @@ pub fn delete_task(
     // get), with a new `seq` for the feed; it takes its idempotency key with it. With no
     // retention its content goes at once. The answer says whether it had tag rows and whether
     // anything of the owner's trash is past the retention (then, and only then, a purge).
-    let keep = if retention.keeps() {
+    let wipe = if retention.keeps() {
         String::new()
     } else {
         format!(", {WIPED}")
     };
     let sql = format!(
         "UPDATE tasks SET user_id = {trash}, deleted_at = ?3, seq = {seq}, \
-           idempotency_key = NULL, request_hash = NULL, derived_stale = 0{keep} \
+           idempotency_key = NULL, request_hash = NULL, derived_stale = 0{wipe} \
          WHERE id = ?1 AND user_id = ?2 \
            AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {guard} \
          RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1), \
@@ -1506,19 +1485,16 @@ pub fn list_trash(
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(if sure {
-            Answer::Sure(trash)
-        } else {
-            Answer::Unsure(trash)
-        })
+        Ok(Answer::read(sure, trash))
     })
 }
 
-/// One page of the changes feed.
-#[derive(Debug)]
+/// One page of the changes feed, as the route answers it.
+#[derive(Debug, serde::Serialize)]
 pub struct Changes {
     pub changes: Vec<Change>,
     /// Where the next call starts: after the last change here, or where this one started.
+    #[serde(serialize_with = "serialize_display")]
     pub next: SyncToken,
     /// Whether more changes follow right away (the page was full).
     pub more: bool,
@@ -1554,20 +1530,14 @@ pub fn changes(
             ],
         )?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
-        Ok(if sure {
-            Answer::Sure(rows)
-        } else {
-            Answer::Unsure(rows)
-        })
+        Ok(Answer::read(sure, rows))
     })?;
     let mut next = query.since;
     let mut out = Vec::with_capacity(rows.len());
     for mut row in rows {
-        if row.len() != TASK_COLUMN_COUNT + 3 {
-            return Err(StoreError::Corrupt(anyhow!(
-                "change row of {} columns",
-                row.len()
-            )));
+        // seq, gone, the task's columns, deleted_at (task_from_row checks the middle).
+        if row.len() < 3 {
+            return Err(StoreError::Corrupt(anyhow!("change row {row:?}")));
         }
         let deleted_at = row.pop().unwrap_or(Value::Null);
         let task = row.split_off(2);
@@ -1588,7 +1558,12 @@ pub fn changes(
     })
 }
 
-const TASK_COLUMN_COUNT: usize = 14;
+fn serialize_display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
 
 /// Everything the API holds about one user: every task (oldest first) and the tag counts.
 #[derive(Debug, serde::Serialize)]
@@ -1618,11 +1593,7 @@ pub fn export(
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(if sure {
-            Answer::Sure(tasks)
-        } else {
-            Answer::Unsure(tasks)
-        })
+        Ok(Answer::read(sure, tasks))
     })?;
     let trash = list_trash(db, account, retention, now)?;
     let tags = list_tags(db, account, now)?;

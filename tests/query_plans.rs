@@ -545,9 +545,9 @@ fn a_missing_index_is_caught() {
 }
 
 /// Every write stamps the task with the user's next `seq`: two probes for the user's highest,
-/// one per table, each the last entry of one user's range of a `(user_id, seq)` index. The
-/// feed reads both tables by the same indexes; the trash by its own partial index; a restore
-/// finds the trashed task by id.
+/// the owner's and the trash id's, each the last entry of one range of `(user_id, seq)`. The
+/// feed merges the same two ranges; the trash list and the purge read the `tasks_trash`
+/// partial index; delete and restore find the task by id.
 #[test]
 fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
     let db = migrated();

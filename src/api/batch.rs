@@ -7,17 +7,18 @@
 //! and `operation: i`; otherwise 200 with one result per operation.
 
 use super::json_body;
+use super::outcome::{precondition_or_missing, updated_task};
 use crate::conditional::{IfMatch, etag};
 use crate::config;
 use crate::domain::batch::{Batch, Operation};
-use crate::domain::{FieldError, Invalid, TaskId, TaskPatch};
+use crate::domain::{FieldError, Invalid, Task, TaskId, TaskPatch};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::message::{Request, Response, json};
 use crate::store::{self, Account, Created};
 use crate::task_writes::{self, Written};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
     let Batch(operations) = Batch::parse(json_body(request)?)?;
@@ -35,7 +36,7 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
                 Operation::Create(task) => {
                     match store::create_task(db, account, task, None, env.now)? {
                         Created::New(task) | Created::Replayed(task) => {
-                            result(StatusCode::CREATED, Some(&task))
+                            result(StatusCode::CREATED, Some(task))
                         }
                         Created::KeyReused => {
                             return Err(failed(ApiError::Internal(anyhow::anyhow!(
@@ -61,13 +62,8 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
                     if store::delete_task(db, account, *id, versions, retention, env.now)? {
                         result(StatusCode::NO_CONTENT, None)
                     } else {
-                        let missing_or_stale = match versions.is_some()
-                            && store::get_task(db, account, *id, env.now)?.is_some()
-                        {
-                            true => ApiError::PreconditionFailed,
-                            false => ApiError::NotFound("Task"),
-                        };
-                        return Err(failed(missing_or_stale));
+                        let why = precondition_or_missing(db, versions, account, *id, env.now)?;
+                        return Err(failed(why));
                     }
                 }
             };
@@ -75,7 +71,7 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
         }
         Ok::<_, ApiError>(results)
     })?;
-    Ok(json(StatusCode::OK, &json!({ "results": results })))
+    Ok(json(StatusCode::OK, &BatchResults { results }))
 }
 
 /// Each operation's `if_match`, parsed as the `If-Match` header is (for that operation's task);
@@ -115,32 +111,42 @@ fn preconditions(operations: &[Operation]) -> Result<Vec<IfMatch>, ApiError> {
     }
 }
 
-fn result(status: StatusCode, task: Option<&crate::domain::Task>) -> Value {
-    match task {
-        Some(task) => json!({
-            "status": status.as_u16(),
-            "task": task,
-            "etag": etag(task).to_str().unwrap_or_default(),
-        }),
-        None => json!({ "status": status.as_u16() }),
+/// One operation's result: its status and, but for a delete, the task and its ETag.
+#[derive(Serialize)]
+struct OperationResult {
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BatchResults {
+    results: Vec<OperationResult>,
+}
+
+fn result(status: StatusCode, task: Option<Task>) -> OperationResult {
+    OperationResult {
+        status: status.as_u16(),
+        etag: task
+            .as_ref()
+            .map(|task| etag(task).to_str().unwrap_or_default().to_owned()),
+        task,
     }
 }
 
 /// An update's outcome as a result, or the error that fails the batch (field errors named for
 /// the operation).
-fn written(outcome: Written, index: usize) -> Result<Value, ApiError> {
-    match outcome {
-        Written::Done(task) => Ok(result(StatusCode::OK, Some(&task))),
-        Written::Missing => Err(ApiError::NotFound("Task")),
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Invalid(Invalid(errors)) => Err(ApiError::Validation(
+fn written(outcome: Written, index: usize) -> Result<OperationResult, ApiError> {
+    match updated_task(outcome) {
+        Ok(task) => Ok(result(StatusCode::OK, Some(*task))),
+        Err(ApiError::Validation(errors)) => Err(ApiError::Validation(
             errors
                 .into_iter()
                 .map(|e| FieldError::new(format!("operations[{index}].{}", e.field), e.message))
                 .collect(),
         )),
-        Written::Contended => Err(ApiError::Unavailable(
-            "an update kept meeting concurrent changes".into(),
-        )),
+        Err(other) => Err(other),
     }
 }

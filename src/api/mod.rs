@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod docs;
 pub mod health;
+pub mod outcome;
 pub mod tasks;
 
 use crate::error::ApiError;

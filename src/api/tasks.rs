@@ -1,6 +1,7 @@
 //! `/api/{user_id}/tasks…`: the caller is authenticated and owns the URL by the time these run.
 
 use super::json_body;
+use super::outcome::{precondition_or_missing, updated_task};
 use crate::conditional::{IfMatch, etag, if_none_match_hits};
 use crate::config;
 use crate::domain::cursor;
@@ -77,14 +78,7 @@ pub fn handle(
         TaskAction::Changes => {
             let query = ChangesQuery::parse(&request.query)?;
             let page = store::changes(env.db, account, query, env.now)?;
-            Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "changes": page.changes,
-                    "next": page.next.to_string(),
-                    "more": page.more,
-                }),
-            ))
+            Ok(json(StatusCode::OK, &page))
         }
         TaskAction::Batch => super::batch::batch(account, request, env),
         TaskAction::Erase => {
@@ -99,7 +93,13 @@ pub fn handle(
             if store::delete_task(env.db, account, id, versions, retention, env.now)? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
-                Err(precondition_or_missing(&expected, account, id, env)?)
+                Err(precondition_or_missing(
+                    env.db,
+                    expected.versions(),
+                    account,
+                    id,
+                    env.now,
+                )?)
             }
         }
     }
@@ -109,10 +109,12 @@ pub fn handle(
 /// `X-Total-Count` with `count=true`. The body stays the bare array existing clients read.
 fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
     let query = ListQuery::parse(&request.query)?;
-    let binding = query.binding(account.user.id());
+    // Only a page by cursor, or one with a next page, needs the binding (a SHA-256).
+    let binding = std::cell::OnceCell::new();
+    let binding = || *binding.get_or_init(|| query.binding(account.user.id()));
     if let Some(cursor) = &query.cursor {
         cursor
-            .position_for(&binding, query.sort.value_kind())
+            .position_for(&binding(), query.sort.value_kind())
             .map_err(|message| ApiError::validation("cursor", message))?;
     }
     let page = store::list_tasks(env.db, account, &query, env.now)?;
@@ -133,7 +135,7 @@ fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, Api
     let mut response = json(StatusCode::OK, &page.tasks);
     let headers = response.headers_mut();
     if let (Some(next), Some(key)) = (&page.next, &page.cursor_key) {
-        let cursor = cursor::seal(next, &binding, key);
+        let cursor = cursor::seal(next, &binding(), key);
         let link = format!(
             "<{}?{}>; rel=\"next\"",
             request.path,
@@ -280,30 +282,8 @@ fn existing(id: Option<TaskId>) -> Result<TaskId, ApiError> {
 
 /// The outcome of an update: the task, 412 if it exists at another version, else 404.
 fn written(outcome: Written) -> Result<Response, ApiError> {
-    match outcome {
-        Written::Done(task) => Ok(one(StatusCode::OK, &task)),
-        Written::Missing => Err(not_found()),
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Invalid(invalid) => Err(invalid.into()),
-        Written::Contended => Err(ApiError::Unavailable(
-            "an update kept meeting concurrent changes".into(),
-        )),
-    }
-}
-
-/// Why a write matched no row. Only asked when the write was conditional; the lookup is bound
-/// to the caller like every other, so it cannot reveal another user's task.
-fn precondition_or_missing(
-    expected: &IfMatch,
-    account: &Account,
-    id: TaskId,
-    env: &Env,
-) -> Result<ApiError, ApiError> {
-    if expected.versions().is_some() && store::get_task(env.db, account, id, env.now)?.is_some() {
-        Ok(ApiError::PreconditionFailed)
-    } else {
-        Ok(not_found())
-    }
+    let task = updated_task(outcome)?;
+    Ok(one(StatusCode::OK, &task))
 }
 
 /// A single task, with its ETag.

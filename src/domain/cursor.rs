@@ -222,12 +222,6 @@ mod tests {
     use super::*;
     use crate::domain::list_query::{ListQuery, SortKey};
 
-    impl Binding {
-        fn of(query: &ListQuery, user_id: &str) -> Self {
-            query.binding(user_id)
-        }
-    }
-
     fn key(byte: u8) -> CursorKey {
         CursorKey([byte; 32])
     }
@@ -263,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_sealed_cursor_opens_for_its_list_and_key() {
-        let binding = Binding::of(&query("sort=due"), "alice");
+        let binding = query("sort=due").binding("alice");
         for position in positions() {
             let text = seal(&position, &binding, &key(1));
             assert!(text.len() < MAX_CURSOR_CHARS);
@@ -292,7 +286,7 @@ mod tests {
             value: SortValue::Text(title.clone()),
             id: i64::MAX,
         };
-        let text = seal(&position, &Binding::of(&query(""), "u"), &key(0));
+        let text = seal(&position, &query("").binding("u"), &key(0));
         assert!(text.len() <= MAX_CURSOR_CHARS, "{}", text.len());
         let cursor = Cursor::parse(&text).unwrap();
         assert_eq!(cursor.position.value, SortValue::Text(title));
@@ -300,7 +294,7 @@ mod tests {
 
     #[test]
     fn every_changed_byte_is_refused() {
-        let binding = Binding::of(&query(""), "alice");
+        let binding = query("").binding("alice");
         let position = Position {
             value: SortValue::Integer(1_700_000_000_000_000),
             id: 42,
@@ -349,13 +343,10 @@ mod tests {
 
     #[test]
     fn the_binding_covers_user_filters_sort_and_order_but_not_the_page_size() {
-        let base = Binding::of(&query("status=pending&tag=a&tag=b"), "alice");
+        let base = query("status=pending&tag=a&tag=b").binding("alice");
         assert_eq!(
             base,
-            Binding::of(
-                &query("tag=B&limit=5&status=pending&tag=a&offset=0"),
-                "alice"
-            )
+            query("tag=B&limit=5&status=pending&tag=a&offset=0").binding("alice")
         );
         for other in [
             "status=completed&tag=a&tag=b",
@@ -368,18 +359,15 @@ mod tests {
             "status=pending&tag=a&tag=b&due_before=2030-01-01T00:00:00Z",
             "status=pending&tag=a&tag=b&due_after=2030-01-01T00:00:00Z",
         ] {
-            assert_ne!(base, Binding::of(&query(other), "alice"), "{other}");
+            assert_ne!(base, query(other).binding("alice"), "{other}");
         }
-        assert_ne!(
-            base,
-            Binding::of(&query("status=pending&tag=a&tag=b"), "bob")
-        );
+        assert_ne!(base, query("status=pending&tag=a&tag=b").binding("bob"));
     }
 
     #[test]
     fn a_cursor_of_another_list_or_type_is_refused() {
-        let mine = Binding::of(&query(""), "alice");
-        let theirs = Binding::of(&query(""), "bob");
+        let mine = query("").binding("alice");
+        let theirs = query("").binding("bob");
         let text = seal(
             &Position {
                 value: SortValue::Integer(1),

@@ -21,6 +21,17 @@ pub enum StatusFilter {
     Completed,
 }
 
+impl StatusFilter {
+    /// The name `status=` takes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Pending => "pending",
+            Self::Completed => "completed",
+        }
+    }
+}
+
 /// `priority=`: the priorities a listed task may have (one or several, comma-separated), or
 /// any. A set, so `high,high` is `high` and the order of the names does not matter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +74,27 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    pub const ALL: [Self; 6] = [
+        Self::Created,
+        Self::Updated,
+        Self::Title,
+        Self::Priority,
+        Self::Due,
+        Self::Relevance,
+    ];
+
+    /// The name `sort=` takes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Title => "title",
+            Self::Priority => "priority",
+            Self::Due => "due",
+            Self::Relevance => "relevance",
+        }
+    }
+
     /// The type of a row's value of this key, as a cursor carries it.
     pub const fn value_kind(self) -> ValueKind {
         match self {
@@ -86,6 +118,16 @@ impl SortKey {
 pub enum SortOrder {
     Asc,
     Desc,
+}
+
+impl SortOrder {
+    /// The name `order=` takes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +178,6 @@ impl ListQuery {
     /// The digest of the user id and every list parameter but `limit`, `offset`, `cursor` and
     /// `count`, in a canonical form: the same filters in another order or spelling bind alike.
     pub fn binding(&self, user_id: &str) -> Binding {
-        let query = self;
         let mut text = String::from("task-api list v1\n");
         let mut field = |name: &str, value: &str| {
             text.push_str(name);
@@ -148,15 +189,8 @@ impl ListQuery {
             text.push('\n');
         };
         field("user", user_id);
-        field(
-            "status",
-            match query.status {
-                StatusFilter::All => "all",
-                StatusFilter::Pending => "pending",
-                StatusFilter::Completed => "completed",
-            },
-        );
-        let ranks = query.priority.ranks().map(|ranks| {
+        field("status", self.status.as_str());
+        let ranks = self.priority.ranks().map(|ranks| {
             ranks
                 .iter()
                 .map(i64::to_string)
@@ -164,24 +198,24 @@ impl ListQuery {
                 .join(",")
         });
         field("priority", ranks.as_deref().unwrap_or("any"));
-        let mut tags: Vec<&str> = query.tags.iter().map(|tag| tag.key()).collect();
+        let mut tags: Vec<&str> = self.tags.iter().map(|tag| tag.key()).collect();
         tags.sort_unstable();
         for tag in tags {
             field("tag", tag);
         }
         let instant =
             |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.as_micros().to_string());
-        field("due_before", &instant(query.due_before));
-        field("due_after", &instant(query.due_after));
+        field("due_before", &instant(self.due_before));
+        field("due_after", &instant(self.due_after));
         field(
             "overdue",
-            match query.overdue {
+            match self.overdue {
                 None => "-",
                 Some(true) => "true",
                 Some(false) => "false",
             },
         );
-        match &query.search {
+        match &self.search {
             None => field("q", "-"),
             Some(search) => {
                 for word in search.words() {
@@ -189,14 +223,8 @@ impl ListQuery {
                 }
             }
         }
-        field("sort", sort_name(query.sort));
-        field(
-            "order",
-            match query.order {
-                SortOrder::Asc => "asc",
-                SortOrder::Desc => "desc",
-            },
-        );
+        field("sort", self.sort.as_str());
+        field("order", self.order.as_str());
         Binding::digest(&text)
     }
 
@@ -314,12 +342,14 @@ fn parse_bool(value: &str) -> Result<bool, &'static str> {
 }
 
 fn parse_status(value: &str) -> Result<StatusFilter, &'static str> {
-    match value {
-        "all" => Ok(StatusFilter::All),
-        "pending" => Ok(StatusFilter::Pending),
-        "completed" => Ok(StatusFilter::Completed),
-        _ => Err("must be one of all, pending, completed"),
-    }
+    [
+        StatusFilter::All,
+        StatusFilter::Pending,
+        StatusFilter::Completed,
+    ]
+    .into_iter()
+    .find(|status| status.as_str() == value)
+    .ok_or("must be one of all, pending, completed")
 }
 
 fn parse_priorities(value: &str) -> Result<PriorityFilter, &'static str> {
@@ -331,35 +361,18 @@ fn parse_priorities(value: &str) -> Result<PriorityFilter, &'static str> {
     Ok(PriorityFilter::only(&priorities))
 }
 
-fn sort_name(sort: SortKey) -> &'static str {
-    match sort {
-        SortKey::Created => "created",
-        SortKey::Updated => "updated",
-        SortKey::Title => "title",
-        SortKey::Priority => "priority",
-        SortKey::Due => "due",
-        SortKey::Relevance => "relevance",
-    }
-}
-
 fn parse_sort(value: &str) -> Result<SortKey, &'static str> {
-    match value {
-        "created" => Ok(SortKey::Created),
-        "updated" => Ok(SortKey::Updated),
-        "title" => Ok(SortKey::Title),
-        "priority" => Ok(SortKey::Priority),
-        "due" => Ok(SortKey::Due),
-        "relevance" => Ok(SortKey::Relevance),
-        _ => Err("must be one of created, updated, title, priority, due, relevance"),
-    }
+    SortKey::ALL
+        .into_iter()
+        .find(|key| key.as_str() == value)
+        .ok_or("must be one of created, updated, title, priority, due, relevance")
 }
 
 fn parse_order(value: &str) -> Result<SortOrder, &'static str> {
-    match value {
-        "asc" => Ok(SortOrder::Asc),
-        "desc" => Ok(SortOrder::Desc),
-        _ => Err("must be asc or desc"),
-    }
+    [SortOrder::Asc, SortOrder::Desc]
+        .into_iter()
+        .find(|order| order.as_str() == value)
+        .ok_or("must be asc or desc")
 }
 
 fn parse_limit(value: &str) -> Result<u32, &'static str> {

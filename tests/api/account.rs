@@ -162,8 +162,7 @@ fn erasing_a_user_removes_everything_of_theirs_and_only_theirs_and_is_idempotent
             "{table}"
         );
     }
-    // The last erase came after the rate-limit row was counted for it; the request before
-    // it recorded one, which the erase removed. (`rate_limits` counts the erase itself first.)
+    // Each erase request is counted by the rate limiter before it runs, and removes the row.
     assert_eq!(
         count("SELECT count(*) FROM rate_limits WHERE user_id = 'eve-erased'"),
         0

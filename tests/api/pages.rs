@@ -2,21 +2,10 @@
 //! (`count=true`, `X-Total-Count`), through the running component.
 
 use super::client::Request;
-use super::support::Server;
+use super::support::{Server, ids};
 use super::tokens::token;
 use serde_json::{Value, json};
 use task_api_testkit::rng::Rng;
-
-fn ids(response: &task_api_testkit::client::Response) -> Vec<i64> {
-    assert_eq!(response.status, 200, "{}", response.text());
-    response
-        .json()
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|task| task["id"].as_i64().unwrap())
-        .collect()
-}
 
 /// The `rel="next"` target of a `Link` header, if any.
 fn next_link(response: &task_api_testkit::client::Response) -> Option<String> {

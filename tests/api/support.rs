@@ -21,6 +21,18 @@ pub fn titles(response: &task_api_testkit::client::Response) -> Vec<String> {
         .collect()
 }
 
+/// The ids of a list response, in order; the response must be a 200.
+pub fn ids(response: &task_api_testkit::client::Response) -> Vec<i64> {
+    assert_eq!(response.status, 200, "{}", response.text());
+    response
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|task| task["id"].as_i64().expect("an id"))
+        .collect()
+}
+
 /// A server whose database holds the schema of an older release: migrations 0001 to
 /// `version`, run before the component starts (which then migrates it in place).
 pub fn builder_at_schema(version: u32) -> ServerBuilder {

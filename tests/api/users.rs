@@ -104,3 +104,47 @@ fn an_unknown_user_source_is_503() {
     let response = server.get("/api/ann/tasks", &token("ann"));
     server.assert_misconfigured(&response, "user_source is \"ldap\"");
 }
+
+#[test]
+fn better_auth_mode_erases_a_user_before_and_after_better_auth_deletes_it() {
+    let server = Server::builder()
+        .variable("user_source", "better-auth")
+        .sqlite(BETTER_AUTH_USER_TABLE)
+        .sqlite(r#"INSERT INTO "user" VALUES ('ba_keep', 'Kim', 'kim@example.com', 1, NULL, '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')"#)
+        .sqlite(r#"INSERT INTO "user" VALUES ('ba_gone', 'Gus', 'gus@example.com', 1, NULL, '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')"#)
+        .start();
+    for user in ["ba_keep", "ba_gone"] {
+        let created = server.post(
+            &format!("/api/{user}/tasks"),
+            &token(user),
+            json!({"title": "t"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    // beforeDelete: the user still exists; the erase leaves Better Auth's own row alone.
+    assert_eq!(server.delete("/api/ba_keep", &token("ba_keep")).status, 204);
+    assert_eq!(
+        query(
+            &server,
+            r#"SELECT count(*) FROM "user" WHERE id = 'ba_keep'"#
+        ),
+        vec![vec![rusqlite::types::Value::Integer(1)]]
+    );
+    // afterDelete: Better Auth removed the user first; its tasks can still be erased.
+    rusqlite::Connection::open(server.database())
+        .unwrap()
+        .execute(r#"DELETE FROM "user" WHERE id = 'ba_gone'"#, [])
+        .unwrap();
+    assert_eq!(
+        server.get("/api/ba_gone/tasks", &token("ba_gone")).status,
+        401
+    );
+    assert_eq!(server.delete("/api/ba_gone", &token("ba_gone")).status, 204);
+    assert_eq!(
+        query(
+            &server,
+            "SELECT count(*) FROM tasks WHERE replace(user_id, char(1), '') IN ('ba_keep', 'ba_gone')"
+        ),
+        vec![vec![rusqlite::types::Value::Integer(0)]]
+    );
+}
