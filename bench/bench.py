@@ -89,7 +89,8 @@ def seed(db_path, migrations_dir, users, tasks_per_user, delete_supply):
                                              now + t, now + t))
             first = cur.lastrowid if first is None else first
         blocks[user] = {"first": first or 0, "count": count}
-    # The store writes each task's search entry with the task; seeded rows get theirs here.
+    # Seeded rows start indexed, as if a search had refreshed them (derived_stale stays 0):
+    # the delete scenario then removes a search entry with every task, its costlier case.
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'task_search'").fetchone():
         conn.execute("INSERT INTO task_search (rowid, owner, title, description) "
                      "SELECT id, hex(user_id), title, description FROM tasks")

@@ -1319,8 +1319,10 @@ pub fn delete_task(
 ) -> Result<bool, StoreError> {
     // One statement: the task moves under its owner's trash id (out of every list, count and
     // get), with a new `seq` for the feed; it takes its idempotency key with it. With no
-    // retention its content goes at once. The answer says whether it had tag rows and whether
-    // anything of the owner's trash is past the retention (then, and only then, a purge).
+    // retention its content goes at once. The answer says whether it had tag rows or a search
+    // entry (a task no `q=` or `tag=` read has refreshed has neither) and whether anything of
+    // the owner's trash is past the retention: each cleanup runs only when it has something to
+    // do, so a plain delete is one statement and takes the write lock once.
     let wipe = if retention.keeps() {
         String::new()
     } else {
@@ -1333,7 +1335,8 @@ pub fn delete_task(
            AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {guard} \
          RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1), \
            EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_trash WHERE user_id = {trash} \
-             AND deleted_at IS NOT NULL AND purged = 0 AND deleted_at <= ?5)",
+             AND deleted_at IS NOT NULL AND purged = 0 AND deleted_at <= ?5), \
+           EXISTS (SELECT 1 FROM task_search WHERE rowid = ?1)",
         trash = trash_of(2),
         seq = next_seq(2),
         guard = guard_condition(account.source, 2)
@@ -1359,28 +1362,29 @@ pub fn delete_task(
     // so a moment's leftover is never an answer. A failure here leaves rows nothing can reach;
     // it is logged, and the delete, which happened, is answered as such. (A restore marks the
     // task stale, which rebuilds them.)
-    let tagged = row.first() == Some(&Value::Integer(1));
-    let cleanup = db
-        .execute(
+    let flag = |column: usize| row.get(column) == Some(&Value::Integer(1));
+    let (tagged, expired, indexed) = (flag(0), flag(1), flag(2));
+    let cleanup = match indexed {
+        true => db.execute(
             "DELETE FROM task_search WHERE rowid = ?1",
             &[id.get().into()],
-        )
-        .and_then(|_| match tagged {
-            true => db.execute(
-                "DELETE FROM task_tags WHERE task_id = ?1",
-                &[id.get().into()],
-            ),
-            false => Ok(Vec::new()),
-        });
+        ),
+        false => Ok(Vec::new()),
+    }
+    .and_then(|_| match tagged {
+        true => db.execute(
+            "DELETE FROM task_tags WHERE task_id = ?1",
+            &[id.get().into()],
+        ),
+        false => Ok(Vec::new()),
+    });
     if let Err(error) = cleanup {
         eprintln!(
             "task {}: removing its search entry and tag rows failed: {error}",
             id.get()
         );
     }
-    if row.get(1) == Some(&Value::Integer(1))
-        && let Err(error) = purge_trash(db, account.id(), retention, now)
-    {
+    if expired && let Err(error) = purge_trash(db, account.id(), retention, now) {
         // The next delete tries again; meanwhile no read serves or restores an expired task.
         eprintln!("purging the trash failed: {error:?}");
     }
@@ -2469,8 +2473,8 @@ mod statement_count_tests {
     /// Under Spin every statement is a round trip, so the hot path is one statement per
     /// request: the checks ride on the statement that does the work. Only an empty answer
     /// (nothing listed, no such task) costs the extra check, a user's first create records
-    /// the user, a delete removes the task's search entry after it, and a new database
-    /// migrates once.
+    /// the user, a delete removes the task's search entry after it when a search had indexed
+    /// it, and a new database migrates once.
     #[test]
     fn the_hot_path_is_one_statement_per_request() {
         let db = crate::test_support::counting_db();
@@ -2526,12 +2530,45 @@ mod statement_count_tests {
             )
             .unwrap()
         );
+        // One statement moves the task to the trash: it has no search entry or tag rows (no
+        // `q=` or `tag=` read refreshed it) and nothing has expired.
+        one("delete", db.take());
+
+        // A task a search has indexed: its entry goes in a second statement, and is gone.
+        let Created::New(searched) = create_task(&db, &account, &task, None, now).unwrap() else {
+            panic!("not created")
+        };
+        let search = ListQuery::parse("q=t").unwrap();
+        let found = list_tasks(&db, &account, &search, now).unwrap();
+        assert!(found.tasks.iter().any(|t| t.id == searched.id));
+        db.take();
+        assert!(
+            delete_task(
+                &db,
+                &account,
+                searched.id,
+                None,
+                TrashRetention::days(30).unwrap(),
+                now
+            )
+            .unwrap()
+        );
         let deleted = db.take();
-        // One statement moves the task to the trash; then, on its own, the task's search
-        // entry (tag rows too, had it any; and the trash purge, had anything expired).
         assert_eq!(deleted.len(), 2, "{deleted:#?}");
-        one("delete", deleted[..1].to_vec());
+        one("delete of an indexed task", deleted[..1].to_vec());
         assert!(deleted[1].starts_with("DELETE FROM task_search"));
+        let left = db
+            .execute(
+                "SELECT count(*) FROM task_search WHERE rowid = ?1",
+                &[searched.id.get().into()],
+            )
+            .unwrap();
+        assert_eq!(
+            left[0][0],
+            Value::Integer(0),
+            "the search entry outlived its task"
+        );
+        db.take();
 
         // Nothing found: one more statement says the schema is current, and no retry.
         assert!(get_task(&db, &account, created.id, now).unwrap().is_none());
