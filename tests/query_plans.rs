@@ -657,3 +657,58 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
     // toggle, the two deletes' tombstones, restore: two probes each.
     assert_eq!(probes, 8, "{statements:#?}");
 }
+
+/// A list statement runs with the plan it was prepared with. SQLite re-prepares a statement
+/// whose plan read a bound value (a bound `LIMIT` does that) each time it is bound anew, and
+/// under Spin every request prepares its statements afresh: a re-prepare doubles the cost of
+/// the request's main statement. Counted by SQLite itself (`SQLITE_STMTSTATUS_REPREPARE`).
+#[test]
+fn list_statements_are_prepared_once() {
+    let db = migrated();
+    let connection = db.connection();
+    let now = Timestamp::from_micros(1_800_000_000_000_000);
+    for text in [
+        "",
+        "limit=7&offset=3",
+        "sort=title&order=asc&status=pending",
+        "sort=updated&status=completed&priority=high,low",
+        "sort=priority&tag=work",
+        "sort=due&order=asc&due_before=2030-01-01T00:00:00Z&overdue=true",
+        "q=report",
+        "q=report&sort=relevance&limit=5",
+    ] {
+        let query = ListQuery::parse(text).unwrap();
+        for source in SOURCES {
+            let listed = store::list_statement(&query, source, "u", now);
+            let mut statement = connection
+                .prepare(&listed.sql)
+                .unwrap_or_else(|e| panic!("{text}: {e}\n{}", listed.sql));
+            for _ in 0..2 {
+                statement
+                    .query_map(
+                        rusqlite::params_from_iter(listed.params.iter().map(to_sql)),
+                        |_| Ok(()),
+                    )
+                    .unwrap()
+                    .for_each(drop);
+            }
+            assert_eq!(
+                statement.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "re-prepared on every run: {text}\n{}",
+                listed.sql
+            );
+        }
+    }
+}
+
+fn to_sql(value: &task_api::db::Value) -> rusqlite::types::Value {
+    use task_api::db::Value;
+    match value {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Integer(n) => rusqlite::types::Value::Integer(*n),
+        Value::Real(x) => rusqlite::types::Value::Real(*x),
+        Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
