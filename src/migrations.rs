@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_changes_and_trash.sql",
         sql: include_str!("../migrations/0011_changes_and_trash.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_search_entry_mark.sql",
+        sql: include_str!("../migrations/0012_search_entry_mark.sql"),
+    },
 ];
 
 /// The schema version this build expects.

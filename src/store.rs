@@ -883,9 +883,11 @@ fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
              WHERE user_id = ?1 AND derived_stale = 1",
             &user,
         )?;
-        // Only the mark: `updated_at` (the ETag) stays, nothing the client sees changed.
+        // Only the marks: `updated_at` (the ETag) stays, nothing the client sees changed. In
+        // the transaction that wrote the entries, so a task with an entry is always marked as
+        // having one (a delete trusts the mark, see `delete_task`).
         db.execute(
-            "UPDATE tasks INDEXED BY tasks_stale SET derived_stale = 0 \
+            "UPDATE tasks INDEXED BY tasks_stale SET derived_stale = 0, search_entry = 1 \
              WHERE user_id = ?1 AND derived_stale = 1",
             &user,
         )?;
@@ -923,8 +925,8 @@ pub fn create_task(
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, created_at, \
          updated_at, idempotency_key, request_hash, tags, due_at, remind_at, recurrence, \
-         time_zone, derived_stale, seq) \
-         SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13, 1, {} \
+         time_zone, derived_stale, search_entry, seq) \
+         SELECT ?1, ?2, ?3, ?4, ?8, ?5, ?5, ?6, ?7, ?9, ?10, ?11, ?12, ?13, 1, 0, {} \
          WHERE {} \
          ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING {TASK_COLUMNS}, EXISTS (SELECT 1 FROM users WHERE id = ?1)",
@@ -1180,9 +1182,9 @@ pub fn complete_recurring(
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, \
            remind_at, recurrence, time_zone, recurs_from, created_at, updated_at, \
-           derived_stale, seq) \
+           derived_stale, search_entry, seq) \
          SELECT src.user_id, src.title, src.description, 0, src.priority, src.tags, ?4, ?5, ?6, \
-           src.time_zone, src.id, ?7, ?7, 1, {} \
+           src.time_zone, src.id, ?7, ?7, 1, 0, {} \
          FROM tasks src WHERE src.id = ?1 AND src.user_id = ?2 AND src.updated_at = ?3 \
            AND src.completed = 0 AND src.recurrence IS NOT NULL AND src.next_task_id IS NULL \
            AND {} \
@@ -1326,10 +1328,12 @@ pub fn delete_task(
 ) -> Result<bool, StoreError> {
     // One statement: the task moves under its owner's trash id (out of every list, count and
     // get), with a new `seq` for the feed; it takes its idempotency key with it. With no
-    // retention its content goes at once. The answer says whether it had tag rows or a search
-    // entry (a task no `q=` or `tag=` read has refreshed has neither) and whether anything of
-    // the owner's trash is past the retention: each cleanup runs only when it has something to
-    // do, so a plain delete is one statement and takes the write lock once.
+    // retention its content goes at once. The answer says whether it had tag rows or may have
+    // a search entry (a task no `q=` or `tag=` read has refreshed has neither; the entry's
+    // mark is the row's own `search_entry`, so the statement does not open the FTS5 table)
+    // and whether anything of the owner's trash is past the retention: each cleanup runs only
+    // when it has something to do, so a plain delete is one statement and takes the write
+    // lock once.
     let wipe = if retention.keeps() {
         String::new()
     } else {
@@ -1343,7 +1347,7 @@ pub fn delete_task(
          RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1), \
            EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_trash WHERE user_id = {trash} \
              AND deleted_at IS NOT NULL AND purged = 0 AND deleted_at <= ?5), \
-           EXISTS (SELECT 1 FROM task_search WHERE rowid = ?1)",
+           search_entry",
         trash = trash_of(2),
         seq = next_seq(2),
         guard = guard_condition(account.source, 2)
@@ -2467,6 +2471,35 @@ mod tests {
         let (_, end) = feed_ids(SyncToken::START);
         assert_eq!(feed_ids(end).0, Vec::<i64>::new());
     }
+    /// A task from before migration 0012 has no mark saying whether a search indexed it, and
+    /// counts as indexed: its delete removes its entry.
+    #[test]
+    fn a_task_indexed_before_the_search_mark_loses_its_entry_on_delete() {
+        let db = setup(&["a"]);
+        let account = user("a");
+        // As releases before 0012 wrote them: no `search_entry` named, the entry beside.
+        db.execute(
+            "INSERT INTO tasks (id, user_id, title, created_at, updated_at, seq) \
+             VALUES (7, 'a', 'old milk', 1, 1, 7)",
+            &[],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO task_search (rowid, owner, title, description) \
+             VALUES (7, hex('a'), 'old milk', NULL)",
+            &[],
+        )
+        .unwrap();
+        let entries = || {
+            db.execute("SELECT count(*) FROM task_search WHERE rowid = 7", &[])
+                .unwrap()[0][0]
+                .clone()
+        };
+        assert_eq!(entries(), Value::Integer(1));
+        let deleted = delete_task(&db, &account, TaskId::from_db(7), None, keep(), at(2));
+        assert!(deleted.unwrap());
+        assert_eq!(entries(), Value::Integer(0), "the entry outlived its task");
+    }
 }
 
 #[cfg(test)]
@@ -2535,8 +2568,14 @@ mod statement_count_tests {
             .unwrap()
         );
         // One statement moves the task to the trash: it has no search entry or tag rows (no
-        // `q=` or `tag=` read refreshed it) and nothing has expired.
-        one("delete", db.take());
+        // `q=` or `tag=` read refreshed it) and nothing has expired. It does not ask the FTS5
+        // table (connecting it costs more than the rest of the delete's statement).
+        let delete = db.take();
+        assert!(
+            !delete.iter().any(|sql| sql.contains("task_search")),
+            "{delete:#?}"
+        );
+        one("delete", delete);
 
         // A task a search has indexed: its entry goes in a second statement, and is gone.
         let Created::New(searched) = create_task(&db, &account, &task, None, now).unwrap() else {

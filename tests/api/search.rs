@@ -300,3 +300,82 @@ fn a_database_of_the_first_search_release_upgrades_without_triggers() {
     );
     drop(dir);
 }
+
+/// A database of release 13 (schema 11), whose searches indexed some tasks, is upgraded in
+/// place by migration 0012: its tasks keep their search entries and count as indexed, so a
+/// delete still removes the entry; lists, pages and sorts read them as before.
+#[test]
+fn a_database_of_release_13_upgrades_with_its_search_entries() {
+    use super::support::{builder_at_schema, stored_integer};
+    let server = builder_at_schema(11)
+        // As release 13 left them: three tasks, two of them indexed by a search (its refresh
+        // wrote the entries and cleared the mark), one completed.
+        .sqlite(
+            "INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, \
+             created_at, updated_at, derived_stale, seq) VALUES \
+             (1, 'uma', 'banana bread', 'bake it', 0, 1, '{}', 1, 1, 0, 1), \
+             (2, 'uma', 'Apple pie', NULL, 1, 3, '{}', 2, 2, 0, 2), \
+             (3, 'uma', 'cherry jam', NULL, 0, 2, '{}', 3, 3, 1, 3)",
+        )
+        .sqlite(
+            "INSERT INTO task_search (rowid, owner, title, description) VALUES \
+             (1, hex('uma'), 'banana bread', 'bake it'), (2, hex('uma'), 'Apple pie', NULL)",
+        )
+        .sqlite("INSERT INTO rate_limits (user_id, window_start, count) VALUES ('uma', 1, 5)")
+        .start();
+    let t = token("uma");
+    assert_eq!(
+        titles(&server.get("/api/uma/tasks?sort=title&order=asc", &t)),
+        ["Apple pie", "banana bread", "cherry jam"]
+    );
+    assert_eq!(
+        titles(&server.get("/api/uma/tasks?sort=priority", &t)),
+        ["Apple pie", "cherry jam", "banana bread"]
+    );
+    // Page by page: the cursor continues past the completed task.
+    let first = server.get("/api/uma/tasks?sort=title&order=desc&limit=2", &t);
+    assert_eq!(titles(&first), ["cherry jam", "banana bread"]);
+    let cursor = first
+        .header("x-next-cursor")
+        .expect("a next cursor")
+        .to_owned();
+    let rest = server.get(
+        &format!("/api/uma/tasks?sort=title&order=desc&limit=2&cursor={cursor}"),
+        &t,
+    );
+    assert_eq!(titles(&rest), ["Apple pie"], "{}", rest.text());
+    assert_eq!(
+        titles(&server.get("/api/uma/tasks?q=bake", &t)),
+        ["banana bread"]
+    );
+    assert_eq!(server.delete("/api/uma/tasks/1", &t).status, 204);
+    assert!(titles(&server.get("/api/uma/tasks?q=bake", &t)).is_empty());
+    let database = server.database();
+    let _state = server.stop();
+    assert_eq!(
+        stored_integer(&database, "SELECT max(version) FROM schema_migrations"),
+        task_api::migrations::LATEST
+    );
+    assert_eq!(
+        stored_integer(
+            &database,
+            "SELECT count(*) FROM task_search WHERE rowid = 1"
+        ),
+        0,
+        "the deleted task's search entry outlived it"
+    );
+    assert_eq!(
+        stored_integer(
+            &database,
+            "SELECT count(*) FROM tasks WHERE user_id = 'uma'"
+        ),
+        2
+    );
+    assert_eq!(
+        stored_integer(
+            &database,
+            "SELECT count(*) FROM rate_limits WHERE user_id = 'uma'"
+        ),
+        1
+    );
+}
