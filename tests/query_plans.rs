@@ -28,6 +28,16 @@ fn migrated() -> Sqlite {
     db
 }
 
+/// The store's caller for user `u`, whose rows the plans are taken for.
+fn user_u(source: UserSource) -> Account<'static> {
+    // Leaked: a few bytes per test, so the account can outlive the helper.
+    Account {
+        user: Box::leak(Box::new(AuthenticatedUser::for_tests("u"))),
+        identity: Box::leak(Box::new(Identity::for_tests("u"))),
+        source,
+    }
+}
+
 const SOURCES: [UserSource; 2] = [UserSource::Auto, UserSource::BetterAuth];
 
 /// The `detail` column of `EXPLAIN QUERY PLAN`, one entry per plan node.
@@ -341,13 +351,7 @@ fn ranked_search_reads_matches_by_id() {
 fn the_tag_list_reads_one_users_tags_in_order() {
     let db = migrated();
     let recording = StatementLog::new(&db);
-    let owner = AuthenticatedUser::for_tests("u");
-    let identity = Identity::for_tests("u");
-    let account = Account {
-        user: &owner,
-        identity: &identity,
-        source: UserSource::Auto,
-    };
+    let account = user_u(UserSource::Auto);
     store::list_tags(&recording, &account, Timestamp::from_micros(1)).unwrap();
     // (Besides the probe for stale tasks, checked in `single_task_statements`.)
     let sql = recording
@@ -376,8 +380,6 @@ fn the_tag_list_reads_one_users_tags_in_order() {
 fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
     let db = migrated();
     let recording = StatementLog::new(&db);
-    let owner = AuthenticatedUser::for_tests("u");
-    let identity = Identity::for_tests("u");
     let now = Timestamp::from_micros(1_800_000_000_000_000);
     let task = NewTask {
         title: TaskTitle::parse("t").unwrap(),
@@ -392,12 +394,7 @@ fn single_task_statements_find_the_row_by_id_and_check_its_owner() {
         request_hash: "h",
     };
     for source in SOURCES {
-        let user = Account {
-            user: &owner,
-            identity: &identity,
-            source,
-        };
-        single_task_statements(&db, &recording, &user, &task, &key, now);
+        single_task_statements(&db, &recording, &user_u(source), &task, &key, now);
     }
 }
 
@@ -555,13 +552,7 @@ fn a_missing_index_is_caught() {
 fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
     let db = migrated();
     let recording = StatementLog::new(&db);
-    let owner = AuthenticatedUser::for_tests("u");
-    let identity = Identity::for_tests("u");
-    let user = Account {
-        user: &owner,
-        identity: &identity,
-        source: UserSource::Auto,
-    };
+    let user = user_u(UserSource::Auto);
     let now = Timestamp::from_micros(1_800_000_000_000_000);
     let retention = TrashRetention::days(30).unwrap();
     let task = NewTask {
@@ -696,13 +687,7 @@ fn list_and_feed_statements_are_prepared_once() {
     }
 
     let recording = StatementLog::new(&db);
-    let owner = AuthenticatedUser::for_tests("u");
-    let identity = Identity::for_tests("u");
-    let user = Account {
-        user: &owner,
-        identity: &identity,
-        source: UserSource::Auto,
-    };
+    let user = user_u(UserSource::Auto);
     let feed = ChangesQuery {
         since: SyncToken::START,
         limit: 10,

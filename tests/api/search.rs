@@ -309,7 +309,7 @@ fn a_database_of_release_13_upgrades_with_its_search_entries() {
     use super::support::{builder_at_schema, stored_integer};
     let server = builder_at_schema(11)
         // As release 13 left them: three tasks, two of them indexed by a search (its refresh
-        // wrote the entries and cleared the mark), one completed.
+        // wrote the entries and set `derived_stale` to 0), one completed.
         .sqlite(
             "INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, \
              created_at, updated_at, derived_stale, seq) VALUES \
@@ -332,7 +332,7 @@ fn a_database_of_release_13_upgrades_with_its_search_entries() {
         titles(&server.get("/api/uma/tasks?sort=priority", &t)),
         ["Apple pie", "cherry jam", "banana bread"]
     );
-    // Page by page: the cursor continues past the completed task.
+    // Page by page: the cursor continues to the completed task.
     let first = server.get("/api/uma/tasks?sort=title&order=desc&limit=2", &t);
     assert_eq!(titles(&first), ["cherry jam", "banana bread"]);
     let cursor = first
@@ -352,30 +352,21 @@ fn a_database_of_release_13_upgrades_with_its_search_entries() {
     assert!(titles(&server.get("/api/uma/tasks?q=bake", &t)).is_empty());
     let database = server.database();
     let _state = server.stop();
-    assert_eq!(
-        stored_integer(&database, "SELECT max(version) FROM schema_migrations"),
-        task_api::migrations::LATEST
+    let version = stored_integer(&database, "SELECT max(version) FROM schema_migrations");
+    assert_eq!(version, task_api::migrations::LATEST);
+    let entry = stored_integer(
+        &database,
+        "SELECT count(*) FROM task_search WHERE rowid = 1",
     );
-    assert_eq!(
-        stored_integer(
-            &database,
-            "SELECT count(*) FROM task_search WHERE rowid = 1"
-        ),
-        0,
-        "the deleted task's search entry outlived it"
+    assert_eq!(entry, 0, "the deleted task's search entry outlived it");
+    let live = stored_integer(
+        &database,
+        "SELECT count(*) FROM tasks WHERE user_id = 'uma'",
     );
-    assert_eq!(
-        stored_integer(
-            &database,
-            "SELECT count(*) FROM tasks WHERE user_id = 'uma'"
-        ),
-        2
+    assert_eq!(live, 2);
+    let rate = stored_integer(
+        &database,
+        "SELECT count(*) FROM rate_limits WHERE user_id = 'uma'",
     );
-    assert_eq!(
-        stored_integer(
-            &database,
-            "SELECT count(*) FROM rate_limits WHERE user_id = 'uma'"
-        ),
-        1
-    );
+    assert_eq!(rate, 1, "the rate-limit row came through");
 }
