@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::component_build::build_manifest;
 use crate::host::{HostOptions, start};
 use crate::manifest::Manifest;
+use crate::reuse::{InstanceReuse, Range, parse_count_range, parse_duration_range};
+use std::time::Duration;
 
 pub const USAGE: &str = "\
 task-api-host: a small Spin-compatible host for the task-api component
@@ -29,6 +31,18 @@ Options for `up`:
       --variable K=V     set application variable K (repeatable; @FILE.json sets several);
                          SPIN_VARIABLE_<K> in the environment takes precedence
       --quiet            do not echo the component's stdout/stderr (still logged to files)
+      --request-timeout DURATION
+                         stop a request still running after this (default: 30s; 500ms, 2s, or
+                         a range like 1..8s drawn per WASIp3 instance)
+      --max-instance-reuse-count N
+                         requests a WASIp3 instance serves in its life (default: 128; or a
+                         range like 1..8, drawn per instance). A WASI 0.2 component gets a
+                         fresh instance per request, as in Spin
+      --max-instance-concurrent-reuse-count N
+                         requests a WASIp3 instance serves at once (default: 16; or a range)
+      --idle-instance-timeout DURATION
+                         drop a WASIp3 instance after this without a request (default: 1s;
+                         or a range)
       --build            build before serving (the default)
       --no-build         serve the existing wasm without building
   -h, --help             print this help
@@ -44,7 +58,7 @@ Options for `token`:
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     Build {
         from: Option<PathBuf>,
     },
@@ -68,6 +82,10 @@ pub struct UpArgs {
     pub variables: Vec<String>,
     pub quiet: bool,
     pub build: bool,
+    /// `--request-timeout`: `None` keeps the host's default.
+    pub request_timeout: Option<Range<Duration>>,
+    /// The WASIp3 instance reuse flags (`request_timeout` is set from the field above).
+    pub reuse: InstanceReuse,
 }
 
 impl Default for UpArgs {
@@ -81,6 +99,8 @@ impl Default for UpArgs {
             variables: Vec::new(),
             quiet: false,
             build: true,
+            request_timeout: None,
+            reuse: InstanceReuse::default(),
         }
     }
 }
@@ -132,10 +152,27 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--quiet" | "-q" => up.quiet = true,
                     "--build" => up.build = true,
                     "--no-build" => up.build = false,
+                    "--request-timeout" => {
+                        let value = take_value(&flag, inline, &mut it)?;
+                        up.request_timeout = Some(parse_duration_range(&flag, &value)?);
+                    }
+                    "--max-instance-reuse-count" => {
+                        let value = take_value(&flag, inline, &mut it)?;
+                        up.reuse.max_instance_reuse_count = parse_count_range(&flag, &value)?;
+                    }
+                    "--max-instance-concurrent-reuse-count" => {
+                        let value = take_value(&flag, inline, &mut it)?;
+                        up.reuse.max_instance_concurrent_reuse_count =
+                            parse_count_range(&flag, &value)?;
+                    }
+                    "--idle-instance-timeout" => {
+                        let value = take_value(&flag, inline, &mut it)?;
+                        up.reuse.idle_instance_timeout = parse_duration_range(&flag, &value)?;
+                    }
                     other => return Err(format!("unknown option '{other}' for up (see --help)")),
                 }
             }
-            Ok(Command::Up(up))
+            Ok(Command::Up(Box::new(up)))
         }
         "build" => {
             let mut from = None;
@@ -290,7 +327,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .map_err(|e| anyhow::anyhow!("cannot start a tokio runtime: {e}"))?;
-            runtime.block_on(run_up(up))
+            runtime.block_on(run_up(*up))
         }
     }
 }
@@ -364,6 +401,16 @@ async fn run_up(up: UpArgs) -> anyhow::Result<()> {
     opts.sqlite = up.sqlite;
     opts.quiet = up.quiet;
     opts.log_requests = true;
+    opts.reuse = up.reuse;
+    match up.request_timeout {
+        None => {}
+        Some(Range::Value(timeout)) => opts.request_timeout = timeout,
+        // A WASIp3 instance draws its own; a WASI 0.2 request gets the longest.
+        Some(range @ Range::Bounds(_, longest)) => {
+            opts.request_timeout = longest;
+            opts.reuse.request_timeout = Some(range);
+        }
+    }
     let host = start(opts).await?;
     for warning in host.warnings() {
         eprintln!("warning: {warning}");
@@ -445,7 +492,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             cmd,
-            Command::Up(UpArgs {
+            Command::Up(Box::new(UpArgs {
                 from: Some("x/spin.toml".into()),
                 listen: "0.0.0.0:8080".into(),
                 state_dir: Some("/tmp/s".into()),
@@ -454,9 +501,30 @@ mod tests {
                 variables: vec!["a=1".into(), "b=2".into()],
                 quiet: true,
                 build: false,
-            })
+                ..UpArgs::default()
+            }))
         );
-        assert_eq!(parse(&args("up")).unwrap(), Command::Up(UpArgs::default()));
+        let cmd = parse(&args(
+            "up --request-timeout 500ms --max-instance-reuse-count 1..8 --max-instance-concurrent-reuse-count=4 --idle-instance-timeout 2s",
+        ))
+        .unwrap();
+        let Command::Up(up) = cmd else { panic!() };
+        assert_eq!(
+            up.request_timeout,
+            Some(Range::Value(Duration::from_millis(500)))
+        );
+        assert_eq!(up.reuse.max_instance_reuse_count, Range::Bounds(1, 8));
+        assert_eq!(
+            up.reuse.max_instance_concurrent_reuse_count,
+            Range::Value(4)
+        );
+        assert_eq!(
+            up.reuse.idle_instance_timeout,
+            Range::Value(Duration::from_secs(2))
+        );
+        assert!(parse(&args("up --max-instance-reuse-count 0")).is_err());
+        assert!(parse(&args("up --idle-instance-timeout soon")).is_err());
+        assert_eq!(parse(&args("up")).unwrap(), Command::Up(Box::default()));
         assert_eq!(
             parse(&args("build -f a.toml")).unwrap(),
             Command::Build {

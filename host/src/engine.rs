@@ -6,12 +6,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 
-use crate::bindings;
-use crate::state::{MAX_GUEST_MEMORY, RequestState};
+use crate::bindings::{self, SpinHost};
+use crate::state::{InstanceState, MAX_GUEST_MEMORY};
 
 /// How often the epoch advances: the granularity of guest yields and of the request timeout.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -29,6 +30,8 @@ const TABLE_KEEP_RESIDENT: usize = 1 << 20;
 fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // WASIp3 components (`wasi:http/handler@0.3.0-rc-2026-03-15`) are async components.
+    config.wasm_component_model_async(true);
     // Epochs let a long-running guest yield to the executor and be stopped at its deadline.
     config.epoch_interruption(true);
     config
@@ -161,28 +164,53 @@ pub fn compile(bytes: &[u8], what: &str) -> anyhow::Result<Component> {
     Ok(component)
 }
 
-/// Links WASI p2, `wasi:http` and the Spin interfaces, and pre-instantiates `component`.
+/// The HTTP export a component serves requests through.
+pub enum HttpExport {
+    /// `wasi:http/incoming-handler@0.2.x`: a fresh instance per request.
+    P2(ProxyPre<InstanceState>),
+    /// `wasi:http/handler@0.3.0-rc-2026-03-15`: instances are reused.
+    P3(ServicePre<InstanceState>),
+}
+
+/// The export a WASI 0.2 HTTP component has.
+pub const P2_HANDLER: &str = "wasi:http/incoming-handler@0.2.x";
+/// The export a WASIp3 HTTP component has (the version Spin 4.0.2 serves).
+pub const P3_HANDLER: &str = "wasi:http/handler@0.3.0-rc-2026-03-15";
+
+/// Links WASI (0.2 and 0.3), `wasi:http` (both) and the Spin interfaces (both generations),
+/// pre-instantiates `component` and finds its HTTP export.
 pub fn pre_instantiate(
     component: &Component,
     what: &str,
-) -> anyhow::Result<ProxyPre<RequestState>> {
-    let mut linker: Linker<RequestState> = Linker::new(engine()?);
+) -> anyhow::Result<(InstancePre<InstanceState>, HttpExport)> {
+    let mut linker: Linker<InstanceState> = Linker::new(engine()?);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    bindings::sqlite::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-    bindings::variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    bindings::sqlite::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+    bindings::variables::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+    bindings::sqlite3::add_to_linker::<_, SpinHost>(&mut linker, |s| s)?;
+    bindings::variables3::add_to_linker::<_, SpinHost>(&mut linker, |s| s)?;
     let pre = linker.instantiate_pre(component).map_err(|e| {
         anyhow::anyhow!(
             "{what} cannot be linked: {}",
             crate::messages::one_line_chain(&e.into())
         )
     })?;
-    ProxyPre::new(pre).map_err(|e| {
-        anyhow::anyhow!(
-            "{what} is not an HTTP component (it must export wasi:http/incoming-handler): {}",
-            crate::messages::one_line_chain(&e.into())
-        )
-    })
+    let p2 = ProxyPre::new(pre.clone()).ok();
+    let p3 = ServicePre::new(pre.clone()).ok();
+    let export = match (p2, p3) {
+        (Some(p2), None) => HttpExport::P2(p2),
+        (None, Some(p3)) => HttpExport::P3(p3),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "{what} exports both {P2_HANDLER} and {P3_HANDLER}; an HTTP component exports one"
+        ),
+        (None, None) => anyhow::bail!(
+            "{what} is not an HTTP component (it must export {P2_HANDLER} or {P3_HANDLER})"
+        ),
+    };
+    Ok((pre, export))
 }
 
 #[cfg(test)]

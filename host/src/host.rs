@@ -16,6 +16,7 @@ use crate::imports::{PROJECT_WORLD, check_imports};
 use crate::logs::ComponentLogs;
 use crate::manifest::{ComponentDecl, Manifest};
 use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::reuse::InstanceReuse;
 use crate::routes::Router;
 use crate::runtime_config::{RuntimeConfig, SqliteDatabaseConfig};
 use crate::server::{ServedComponent, Server, serve};
@@ -44,8 +45,11 @@ pub struct HostOptions {
     pub log_requests: bool,
     /// Serve this wasm instead of the manifest's `source` (single-component manifests only).
     pub wasm: Option<PathBuf>,
-    /// A request still running after this is stopped and answered with a 500.
+    /// A request still running after this is stopped and answered with a 500 (a WASIp3
+    /// instance running several requests lets the others finish, up to twice this).
     pub request_timeout: Duration,
+    /// Instance reuse for WASIp3 components: Spin 4.0.2's settings and defaults.
+    pub reuse: InstanceReuse,
     /// Caps on a single SQLite result.
     pub sqlite_limits: ResultLimits,
     /// `--runtime-config-file`: where SQLite databases live (Spin's `[sqlite_database.<label>]`).
@@ -67,6 +71,7 @@ impl std::fmt::Debug for HostOptions {
             .field("log_requests", &self.log_requests)
             .field("wasm", &self.wasm)
             .field("request_timeout", &self.request_timeout)
+            .field("reuse", &self.reuse)
             .field("sqlite_limits", &self.sqlite_limits)
             .field("runtime_config", &self.runtime_config)
             .finish()
@@ -87,6 +92,7 @@ impl HostOptions {
             log_requests: false,
             wasm: None,
             request_timeout: Duration::from_secs(30),
+            reuse: InstanceReuse::default(),
             sqlite_limits: ResultLimits::default(),
             runtime_config: None,
         }
@@ -287,7 +293,7 @@ pub async fn prepare(opts: &HostOptions, addr: SocketAddr) -> anyhow::Result<Pre
                 .map_err(|e| anyhow::anyhow!("component '{id}': {e:#}"))?;
         }
         let what = format!("component '{id}' ({shown})");
-        let pre = tokio::task::spawn_blocking(move || {
+        let (pre, export) = tokio::task::spawn_blocking(move || {
             let compiled = crate::engine::compile(&bytes, &what)?;
             crate::engine::pre_instantiate(&compiled, &what)
         })
@@ -312,10 +318,13 @@ pub async fn prepare(opts: &HostOptions, addr: SocketAddr) -> anyhow::Result<Pre
         };
         components.insert(
             id.clone(),
-            ServedComponent {
+            ServedComponent::new(
                 pre,
-                state: Arc::new(state),
-            },
+                export,
+                Arc::new(state),
+                opts.reuse,
+                opts.request_timeout,
+            ),
         );
     }
 

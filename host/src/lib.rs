@@ -15,6 +15,7 @@ pub mod logs;
 pub mod manifest;
 pub mod messages;
 pub mod outbound;
+pub mod reuse;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;

@@ -1,6 +1,8 @@
 //! Outbound HTTP policy: a request leaves only if the component's `allowed_outbound_hosts` names
 //! its scheme, host and port, as Spin enforces. Entries may be templates of application
-//! variables (`"{{ better_auth_origin }}"`), resolved at start-up as Spin does. Allowed
+//! variables (`"{{ better_auth_origin }}"`), resolved at start-up as Spin does. The policy
+//! covers both `wasi:http/client@0.3.0-rc-2026-03-15` (WASIp3) and
+//! `wasi:http/outgoing-handler@0.2` (WASI 0.2); a denied request is `HttpRequestDenied`. Allowed
 //! plain-HTTP requests are sent, honouring the request's connect, first-byte and between-bytes
 //! timeouts; HTTPS would need a TLS stack this local host does not carry, so it fails with an
 //! error.
@@ -11,9 +13,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::Scheme;
 use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper_util::rt::TokioIo;
+use wasmtime_wasi::TrappableError;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as P2Code;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode as P3Code;
+use wasmtime_wasi_http::{p2, p3};
 
 /// One `allowed_outbound_hosts` entry, e.g. `https://api.example.com`, `http://localhost:3001`,
 /// `*://*.example.com:*`, `http://127.0.0.1:8000..8010`.
@@ -157,15 +165,13 @@ impl AllowedHost {
     }
 }
 
-/// The `wasi:http` hooks of one request's store.
+/// The `wasi:http` hooks of one instance's store, for both generations of the interface
+/// (`wasi:http/outgoing-handler@0.2` and `wasi:http/client@0.3.0-rc-2026-03-15`).
 #[derive(Clone)]
 pub struct OutboundPolicy {
     pub component: Arc<str>,
     pub allowed: Arc<[AllowedHost]>,
 }
-
-type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendResult = Result<(http::Response<WasiBody>, IoFuture), Error>;
 
 impl OutboundPolicy {
     fn allows(&self, uri: &http::Uri) -> bool {
@@ -180,78 +186,227 @@ impl OutboundPolicy {
         };
         self.allowed.iter().any(|a| a.allows(scheme, host, port))
     }
-}
 
-impl WasiHttpHooks for OutboundPolicy {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        _fut: IoFuture,
-    ) -> Box<dyn Future<Output = SendResult> + Send> {
-        if !self.allows(request.uri()) {
-            // Spin prints this too: without it a denied call is a silent error in the guest.
-            eprintln!(
-                "component '{}' tried an outbound HTTP request to {}://{}, which allowed_outbound_hosts does not allow",
-                self.component,
-                request.uri().scheme_str().unwrap_or("?"),
-                request.uri().authority().map(|a| a.as_str()).unwrap_or("?"),
-            );
-            return Box::new(async { Err(Error::HttpRequestDenied) });
+    /// Whether `uri` may be requested; says why not on stderr when it may not (Spin prints
+    /// this too: without it a denied call is a silent error in the guest).
+    fn admit(&self, uri: &http::Uri) -> bool {
+        if self.allows(uri) {
+            return true;
         }
-        Box::new(send_plain_http(request, options))
+        eprintln!(
+            "component '{}' tried an outbound HTTP request to {}://{}, which allowed_outbound_hosts does not allow",
+            self.component,
+            uri.scheme_str().unwrap_or("?"),
+            uri.authority().map(|a| a.as_str()).unwrap_or("?"),
+        );
+        false
     }
 }
 
-async fn send_plain_http(
-    mut request: http::Request<WasiBody>,
-    options: Option<RequestOptions>,
-) -> SendResult {
-    if request.uri().scheme() != Some(&Scheme::HTTP) {
-        return Err(Error::InternalError(Some(
-            "this local host sends outbound requests over plain http only".to_string(),
-        )));
+/// Why an allowed request was not answered, before either interface's error codes.
+#[derive(Debug)]
+enum SendError {
+    NotPlainHttp,
+    UriInvalid,
+    ConnectTimeout,
+    Dns,
+    ConnectionRefused,
+    FirstByteTimeout,
+    Hyper(hyper::Error),
+}
+
+const PLAIN_HTTP_ONLY: &str = "this local host sends outbound requests over plain http only";
+
+/// A request body's error, as hyper's client wants it.
+#[derive(Debug)]
+struct BodyError(String);
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    let host = request.uri().host().unwrap_or_default().to_string();
+}
+
+impl std::error::Error for BodyError {}
+
+/// The connection task of one outbound request: it ends when the response has been read.
+type Connection = tokio::task::JoinHandle<Result<(), hyper::Error>>;
+
+/// Sends `request` over a new plain-HTTP/1.1 connection and waits for the response head.
+async fn send_plain<B>(
+    mut request: http::Request<B>,
+    connect_timeout: Duration,
+    first_byte_timeout: Duration,
+) -> Result<(http::Response<hyper::body::Incoming>, Connection), SendError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if request.uri().scheme() != Some(&Scheme::HTTP) {
+        return Err(SendError::NotPlainHttp);
+    }
+    let host = request
+        .uri()
+        .host()
+        .ok_or(SendError::UriInvalid)?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = request.uri().port_u16().unwrap_or(80);
-    let connect_timeout = options
-        .as_ref()
-        .and_then(|o| o.connect_timeout)
-        .unwrap_or(Duration::from_secs(10));
-    // wasmtime-wasi-http's defaults when the guest sets none.
-    let first_byte_timeout = options
-        .as_ref()
-        .and_then(|o| o.first_byte_timeout)
-        .unwrap_or(Duration::from_secs(600));
-    let between_bytes_timeout = options
-        .as_ref()
-        .and_then(|o| o.between_bytes_timeout)
-        .unwrap_or(Duration::from_secs(600));
     let stream = tokio::time::timeout(
         connect_timeout,
         tokio::net::TcpStream::connect((host.as_str(), port)),
     )
     .await
-    .map_err(|_| Error::ConnectionTimeout)?
-    .map_err(Error::Connect)?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    .map_err(|_| SendError::ConnectTimeout)?
+    .map_err(|e| {
+        // wasmtime-wasi-http's own mapping: lookups that fail are DNS errors.
+        if e.kind() == std::io::ErrorKind::AddrNotAvailable
+            || e.to_string()
+                .starts_with("failed to lookup address information")
+        {
+            SendError::Dns
+        } else {
+            SendError::ConnectionRefused
+        }
+    })?;
+    let (mut sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| SendError::ConnectTimeout)?
+    .map_err(SendError::Hyper)?;
     // Over a direct connection the request line carries the origin form, not the full URI.
     let origin = request
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
-    *request.uri_mut() = origin.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+    *request.uri_mut() = origin.parse().map_err(|_| SendError::UriInvalid)?;
     // The connection must be driven while the response head is awaited, so it runs in a task.
     let conn = tokio::spawn(conn);
     let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
         .await
-        .map_err(|_| Error::ConnectionReadTimeout)??;
-    let io: IoFuture = Box::new(async move {
+        .map_err(|_| SendError::FirstByteTimeout)?
+        .map_err(SendError::Hyper)?;
+    Ok((response, conn))
+}
+
+/// `wasi:http/outgoing-handler@0.2`.
+impl p2::WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<p2::body::HyperOutgoingBody>,
+        config: p2::types::OutgoingRequestConfig,
+    ) -> p2::HttpResult<p2::types::HostFutureIncomingResponse> {
+        if !self.admit(request.uri()) {
+            return Err(P2Code::HttpRequestDenied.into());
+        }
+        let handle =
+            wasmtime_wasi::runtime::spawn(async move { Ok(send_p2(request, config).await) });
+        Ok(p2::types::HostFutureIncomingResponse::pending(handle))
+    }
+}
+
+fn p2_code(e: SendError) -> P2Code {
+    match e {
+        SendError::NotPlainHttp => P2Code::InternalError(Some(PLAIN_HTTP_ONLY.to_string())),
+        SendError::UriInvalid => P2Code::HttpRequestUriInvalid,
+        SendError::ConnectTimeout => P2Code::ConnectionTimeout,
+        SendError::Dns => P2Code::DnsError(p2::bindings::http::types::DnsErrorPayload {
+            rcode: Some("address not available".to_string()),
+            info_code: Some(0),
+        }),
+        SendError::ConnectionRefused => P2Code::ConnectionRefused,
+        SendError::FirstByteTimeout => P2Code::ConnectionReadTimeout,
+        SendError::Hyper(e) => p2::hyper_request_error(e),
+    }
+}
+
+async fn send_p2(
+    request: http::Request<p2::body::HyperOutgoingBody>,
+    config: p2::types::OutgoingRequestConfig,
+) -> Result<p2::types::IncomingResponse, P2Code> {
+    if config.use_tls {
+        return Err(p2_code(SendError::NotPlainHttp));
+    }
+    let request = request.map(|body| body.map_err(|e| BodyError(format!("{e:?}"))));
+    let (response, conn) = send_plain(request, config.connect_timeout, config.first_byte_timeout)
+        .await
+        .map_err(p2_code)?;
+    let worker = wasmtime_wasi::runtime::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(p2::types::IncomingResponse {
+        resp: response.map(|body| body.map_err(p2::hyper_response_error).boxed_unsync()),
+        worker: Some(worker),
+        // wasmtime-wasi-http applies it while the guest reads the body.
+        between_bytes_timeout: config.between_bytes_timeout,
+    })
+}
+
+type P3Body = UnsyncBoxBody<Bytes, P3Code>;
+type P3Io = Box<dyn Future<Output = Result<(), P3Code>> + Send>;
+type P3Sent = Result<(http::Response<P3Body>, P3Io), TrappableError<P3Code>>;
+
+/// `wasi:http/client@0.3.0-rc-2026-03-15`.
+impl p3::WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<P3Body>,
+        options: Option<p3::RequestOptions>,
+        _fut: P3Io,
+    ) -> Box<dyn Future<Output = P3Sent> + Send> {
+        if !self.admit(request.uri()) {
+            return Box::new(async { Err(P3Code::HttpRequestDenied.into()) });
+        }
+        Box::new(send_p3(request, options))
+    }
+}
+
+fn p3_code(e: SendError) -> P3Code {
+    match e {
+        SendError::NotPlainHttp => P3Code::InternalError(Some(PLAIN_HTTP_ONLY.to_string())),
+        SendError::UriInvalid => P3Code::HttpRequestUriInvalid,
+        SendError::ConnectTimeout => P3Code::ConnectionTimeout,
+        SendError::Dns => P3Code::DnsError(p3::bindings::http::types::DnsErrorPayload {
+            rcode: Some("address not available".to_string()),
+            info_code: Some(0),
+        }),
+        SendError::ConnectionRefused => P3Code::ConnectionRefused,
+        SendError::FirstByteTimeout => P3Code::ConnectionReadTimeout,
+        SendError::Hyper(e) => p3_hyper_code(e),
+    }
+}
+
+fn p3_hyper_code(e: hyper::Error) -> P3Code {
+    if e.is_timeout() {
+        P3Code::HttpResponseTimeout
+    } else {
+        P3Code::InternalError(Some(e.to_string()))
+    }
+}
+
+async fn send_p3(request: http::Request<P3Body>, options: Option<p3::RequestOptions>) -> P3Sent {
+    // wasmtime-wasi-http's defaults when the guest sets none.
+    let connect_timeout = options
+        .and_then(|o| o.connect_timeout)
+        .unwrap_or(Duration::from_secs(600));
+    let first_byte_timeout = options
+        .and_then(|o| o.first_byte_timeout)
+        .unwrap_or(Duration::from_secs(600));
+    let between_bytes_timeout = options
+        .and_then(|o| o.between_bytes_timeout)
+        .unwrap_or(Duration::from_secs(600));
+    let request = request.map(|body| body.map_err(|e| BodyError(format!("{e:?}"))));
+    let (response, conn) = send_plain(request, connect_timeout, first_byte_timeout)
+        .await
+        .map_err(p3_code)?;
+    let io: P3Io = Box::new(async move {
         match conn.await {
-            Ok(r) => r.map_err(Error::Hyper),
-            Err(e) => Err(Error::InternalError(Some(e.to_string()))),
+            Ok(r) => r.map_err(p3_hyper_code),
+            Err(e) => Err(P3Code::InternalError(Some(e.to_string()))),
         }
     });
     let response = response.map(|incoming| {
@@ -273,23 +428,23 @@ struct BetweenBytes {
 }
 
 impl hyper::body::Body for BetweenBytes {
-    type Data = <hyper::body::Incoming as hyper::body::Body>::Data;
-    type Error = Error;
+    type Data = Bytes;
+    type Error = P3Code;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Error>>> {
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, P3Code>>> {
         match Pin::new(&mut self.incoming).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let next = tokio::time::Instant::now() + self.timeout;
                 self.timer.as_mut().reset(next);
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(Error::Hyper(error)))),
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(p3_hyper_code(error)))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                Poll::Ready(()) => Poll::Ready(Some(Err(P3Code::ConnectionReadTimeout))),
                 Poll::Pending => Poll::Pending,
             },
         }

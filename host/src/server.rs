@@ -1,10 +1,13 @@
-//! The HTTP front: hyper HTTP/1.1, Spin's routing and `spin-*` headers, one fresh instance per
-//! request, streamed bodies both ways.
+//! The HTTP front: hyper HTTP/1.1, Spin's routing and `spin-*` headers, then the component:
+//! a fresh instance per request for a WASI 0.2 component, reused instances (Spin 4.0.2's pool,
+//! wasmtime-wasi-http's `ProxyHandler`) for a WASIp3 one; streamed bodies both ways.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,14 +18,19 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use wasmtime::component::{Accessor, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::handler::{HandlerState, Proxy, ProxyHandler, StoreBundle};
+use wasmtime_wasi_http::p2::WasiHttpView as _;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode as P2Code, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode as P3Code;
 
+use crate::engine::HttpExport;
+use crate::reuse::{InstanceReuse, Range};
 use crate::routes::{RESERVED_PREFIX, RouteMatch, Router};
-use crate::state::{ComponentState, RequestState};
+use crate::state::{ComponentState, InstanceState};
 
 /// How long in-flight requests get to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -30,28 +38,144 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Slow clients must not hold a connection forever before sending a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How requests reach a component's instances.
+pub enum Instances {
+    /// WASI 0.2: a fresh instance per request.
+    P2(ProxyPre<InstanceState>),
+    /// WASIp3: instances reused as Spin 4.0.2 reuses them.
+    P3(ProxyHandler<P3Instances>),
+}
+
 pub struct ServedComponent {
-    pub pre: ProxyPre<RequestState>,
+    /// The linked component, whichever its HTTP export.
+    pub pre: InstancePre<InstanceState>,
+    pub instances: Instances,
     pub state: Arc<ComponentState>,
 }
 
+/// A new store for `state`'s component, whose guest yields to the executor every
+/// `yield_every` of running.
+///
+/// - A WASI 0.2 request's store has a `deadline`: past it the guest is interrupted. It yields
+///   every epoch tick, so even a guest spinning without host calls cannot hold a worker thread.
+/// - A WASIp3 instance's store has none: wasmtime-wasi-http's handler times its requests out
+///   one by one, from outside the guest. Spin 4.0.2 never lets such a guest yield, so a
+///   CPU-bound request keeps its thread (which shapes how requests spread over instances);
+///   here it yields once per request timeout, only so that a runaway guest still lets the
+///   handler's timeout end its instance.
+fn new_store(
+    pre: &InstancePre<InstanceState>,
+    state: &Arc<ComponentState>,
+    deadline: Option<Instant>,
+    yield_every: Duration,
+) -> Store<InstanceState> {
+    let mut store = Store::new(pre.engine(), InstanceState::new(state.clone()));
+    store.limiter(|s| &mut s.limits);
+    let ticks = (yield_every.as_nanos() / crate::engine::EPOCH_TICK.as_nanos()).max(1);
+    let ticks = u64::try_from(ticks).unwrap_or(u64::MAX / 2);
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_callback(move |_| {
+        Ok(match deadline {
+            Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
+            _ => UpdateDeadline::Yield(ticks),
+        })
+    });
+    store
+}
+
 impl ServedComponent {
-    /// The `Store` of one request: a fresh one, as Spin makes, with the request's deadline.
-    pub fn new_store(&self, timeout: Duration) -> Store<RequestState> {
-        let mut store = Store::new(self.pre.engine(), RequestState::new(self.state.clone()));
-        store.limiter(|s| &mut s.limits);
-        let deadline = Instant::now() + timeout;
-        // Every tick the guest yields to the executor; past the deadline it is interrupted, so
-        // even a guest spinning without host calls cannot hold a worker thread.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-        store
+    pub fn new(
+        pre: InstancePre<InstanceState>,
+        export: HttpExport,
+        state: Arc<ComponentState>,
+        reuse: InstanceReuse,
+        request_timeout: Duration,
+    ) -> ServedComponent {
+        let instances = match export {
+            HttpExport::P2(pre) => Instances::P2(pre),
+            HttpExport::P3(service) => Instances::P3(ProxyHandler::new(
+                P3Instances {
+                    pre: pre.clone(),
+                    state: state.clone(),
+                    reuse,
+                    request_timeout,
+                },
+                wasmtime_wasi_http::handler::ProxyPre::P3(service),
+            )),
+        };
+        ServedComponent {
+            pre,
+            instances,
+            state,
+        }
+    }
+
+    /// The `Store` of one WASI 0.2 request: a fresh one, as Spin makes, with the request's
+    /// deadline.
+    pub fn new_store(&self, timeout: Duration) -> Store<InstanceState> {
+        let deadline = Some(Instant::now() + timeout);
+        new_store(&self.pre, &self.state, deadline, crate::engine::EPOCH_TICK)
+    }
+
+    /// Whether the component is served through `wasi:http/handler@0.3` with instance reuse.
+    pub fn is_p3(&self) -> bool {
+        matches!(self.instances, Instances::P3(_))
+    }
+}
+
+/// A WASIp3 component's instances: what wasmtime-wasi-http's `ProxyHandler` asks of the host
+/// (the store of a new instance, and Spin's reuse settings, drawn per instance).
+pub struct P3Instances {
+    pre: InstancePre<InstanceState>,
+    state: Arc<ComponentState>,
+    reuse: InstanceReuse,
+    request_timeout: Duration,
+}
+
+impl P3Instances {
+    fn longest_timeout(&self) -> Duration {
+        match self.reuse.request_timeout {
+            Some(Range::Value(t) | Range::Bounds(_, t)) => t,
+            None => self.request_timeout,
+        }
+    }
+}
+
+impl HandlerState for P3Instances {
+    type StoreData = InstanceState;
+
+    fn new_store(&self, _req_id: Option<u64>) -> wasmtime::Result<StoreBundle<InstanceState>> {
+        Ok(StoreBundle {
+            // No store-wide deadline: the handler times requests out one by one.
+            store: new_store(&self.pre, &self.state, None, self.longest_timeout()),
+            write_profile: Box::new(|_| ()),
+        })
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.reuse
+            .request_timeout
+            .map_or(self.request_timeout, |range| range.draw())
+    }
+
+    fn idle_instance_timeout(&self) -> Duration {
+        self.reuse.idle_instance_timeout.draw()
+    }
+
+    fn max_instance_reuse_count(&self) -> usize {
+        self.reuse.max_instance_reuse_count.draw()
+    }
+
+    fn max_instance_concurrent_reuse_count(&self) -> usize {
+        self.reuse.max_instance_concurrent_reuse_count.draw()
+    }
+
+    fn handle_worker_error(&self, error: wasmtime::Error) {
+        eprintln!(
+            "component '{}': an instance ended with an error: {}",
+            self.state.id,
+            crate::messages::one_line_chain(&error.into())
+        );
     }
 }
 
@@ -133,7 +257,7 @@ impl Server {
     pub async fn handle<B>(self: Arc<Self>, req: Request<B>, client: SocketAddr) -> Response<Body>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
+        B::Error: Into<BoxError>,
     {
         let start = Instant::now();
         let method = req.method().clone();
@@ -159,7 +283,7 @@ impl Server {
     ) -> Response<Body>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
+        B::Error: Into<BoxError>,
     {
         if path.starts_with(RESERVED_PREFIX) {
             return well_known(path);
@@ -215,11 +339,31 @@ impl Server {
     ) -> Response<Body>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
+        B::Error: Into<BoxError>,
+    {
+        match &component.instances {
+            Instances::P2(proxy) => self.run_p2(component, proxy, req, method, path).await,
+            Instances::P3(handler) => run_p3(&component.state.id, handler, req, method, path).await,
+        }
+    }
+
+    /// A WASI 0.2 request: a fresh instance, called through `wasi:http/incoming-handler`.
+    async fn run_p2<B>(
+        &self,
+        component: &ServedComponent,
+        proxy: &ProxyPre<InstanceState>,
+        req: Request<B>,
+        method: &http::Method,
+        path: &str,
+    ) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
         let id = component.state.id.clone();
         let timeout = self.request_timeout;
         let mut store = component.new_store(timeout);
+        let req = req.map(|body| body.map_err(|e| p2_code(e.into())));
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> wasmtime::Result<_> {
@@ -236,7 +380,7 @@ impl Server {
             }
         };
 
-        let pre = component.pre.clone();
+        let pre = proxy.clone();
         let what = format!("component '{id}' handling {method} {path}");
         // A separate task: the guest may keep streaming the body after sending the head.
         let task = tokio::spawn(async move {
@@ -271,6 +415,144 @@ impl Server {
                 internal_error()
             }
         }
+    }
+}
+
+/// An error of a request body on its way in.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn p2_code(e: BoxError) -> P2Code {
+    match e.downcast::<hyper::Error>() {
+        Ok(e) => wasmtime_wasi_http::p2::hyper_request_error(*e),
+        Err(e) => P2Code::InternalError(Some(e.to_string())),
+    }
+}
+
+fn p3_code(e: BoxError) -> P3Code {
+    match e.downcast::<hyper::Error>() {
+        Ok(e) if e.is_timeout() => P3Code::ConnectionReadTimeout,
+        Ok(e) => P3Code::InternalError(Some(e.to_string())),
+        Err(e) => P3Code::InternalError(Some(e.to_string())),
+    }
+}
+
+/// What failed, when a WASIp3 guest gave no response.
+type P3Outcome = Result<Response<Body>, String>;
+
+/// A WASIp3 request: handed to one of the component's instances (a running one with room for
+/// it, or a new one) through `wasi:http/handler@0.3.0-rc-2026-03-15#handle`, as Spin 4.0.2
+/// does. The task ends once hyper has read the whole response body, so the guest can stream
+/// it, and the request timeout covers the body too.
+async fn run_p3<B>(
+    id: &str,
+    handler: &ProxyHandler<P3Instances>,
+    req: Request<B>,
+    method: &http::Method,
+    path: &str,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let req = req.map(|body| body.map_err(|e| p3_code(e.into())));
+    let (request, request_io) = wasmtime_wasi_http::p3::Request::from_http(req);
+    let (tx, rx) = tokio::sync::oneshot::channel::<P3Outcome>();
+    handler.spawn(
+        None,
+        Box::new(move |store: &Accessor<InstanceState>, guest: &Proxy| {
+            Box::pin(async move {
+                let Proxy::P3(guest) = guest else {
+                    let _ = tx.send(Err("not a wasi:http@0.3 instance".to_string()));
+                    return;
+                };
+                let response = async {
+                    let request = store
+                        .with(|mut s| s.get().table.push(request))
+                        .map_err(wasmtime::Error::from)?;
+                    guest.wasi_http_handler().call_handle(store, request).await
+                }
+                .await;
+                let response = match response {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(code)) => {
+                        let _ = tx.send(Err(format!("the guest answered error {code:?}")));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{e:?}")));
+                        return;
+                    }
+                };
+                let response = store.with(|mut s| -> wasmtime::Result<_> {
+                    let response = s.get().table.delete(response)?;
+                    response.into_http(&mut s, request_io)
+                });
+                let response = match response {
+                    Ok(response) => response,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{e:?}")));
+                        return;
+                    }
+                };
+                let (read_tx, read_rx) = tokio::sync::oneshot::channel::<()>();
+                let response = response.map(|body| {
+                    NotifyOnDrop {
+                        body: body.map_err(p3_to_p2_code).boxed_unsync(),
+                        _read: read_tx,
+                    }
+                    .boxed_unsync()
+                });
+                if tx.send(Ok(response)).is_ok() {
+                    // The guest may still be writing the body: keep its task (and the
+                    // instance's event loop) alive until hyper has read or dropped it.
+                    let _ = read_rx.await;
+                }
+            })
+        }),
+    );
+    match rx.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(failure)) => {
+            eprintln!("component '{id}' handling {method} {path} failed: {failure}");
+            internal_error()
+        }
+        Err(_) => {
+            eprintln!(
+                "component '{id}' handling {method} {path} failed: timed out, or its instance \
+                 ended"
+            );
+            internal_error()
+        }
+    }
+}
+
+fn p3_to_p2_code(e: P3Code) -> P2Code {
+    P2Code::InternalError(Some(format!("{e:?}")))
+}
+
+/// A response body that lets the guest's task know when hyper is done with it.
+struct NotifyOnDrop {
+    body: Body,
+    _read: tokio::sync::oneshot::Sender<()>,
+}
+
+impl hyper::body::Body for NotifyOnDrop {
+    type Data = Bytes;
+    type Error = P2Code;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, P2Code>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

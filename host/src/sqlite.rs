@@ -1,9 +1,11 @@
-//! `fermyon:spin/sqlite@2.0.0` with the semantics of Spin 4.0.2's local SQLite
-//! (`factor-sqlite` + `sqlite-inproc`): every guest `open` is a connection of its own, which
-//! opens the file (with rusqlite's defaults, including its 5 s busy timeout) on its first
-//! statement and closes it when the guest drops it or the instance ends. Every statement runs
-//! on tokio's blocking pool, one statement per `execute`. So a `BEGIN … COMMIT` across calls of
-//! one request is a real transaction on that request's connection, exactly as under Spin.
+//! `spin:sqlite/sqlite@3.1.0` and `fermyon:spin/sqlite@2.0.0` with the semantics of Spin
+//! 4.0.2's local SQLite (`factor-sqlite` + `sqlite-inproc`): every guest `open` is a connection
+//! of its own, which opens the file (with rusqlite's defaults, including its 5 s busy timeout)
+//! on its first statement and closes it when the guest drops it or the instance ends. Every
+//! statement runs on tokio's blocking pool, one statement per `execute`. So a `BEGIN … COMMIT`
+//! across calls on one connection is a real transaction on it, exactly as under Spin. An
+//! instance holds at most 256 connections at once ([`ConnectionTable`]); a reused (WASIp3)
+//! instance keeps the ones its guest has not dropped from one request to the next.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,9 +13,25 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
-// Values and errors as `fermyon:spin/sqlite@2.0.0` types them are the component's own
-// (`task_api::db`); `guest.rs` converts to and from the generated bindings.
-pub use task_api::db::{DbError as Error, Value};
+/// A SQLite value as both interfaces type it (`guest.rs` converts to and from the bindings).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    Null,
+}
+
+/// An error as both interfaces report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    NoSuchDatabase,
+    AccessDenied,
+    InvalidConnection,
+    DatabaseFull,
+    Io(String),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowResult {
@@ -219,49 +237,136 @@ impl Connection {
             .clone())
     }
 
-    /// `connection.execute`: exactly one statement, parameters bound positionally. Blocks
-    /// while SQLite waits for a lock (up to the busy timeout) or for the disk.
+    /// `connection.execute`: exactly one statement, parameters bound positionally, the whole
+    /// result collected. Blocks while SQLite waits for a lock (up to the busy timeout) or for
+    /// the disk.
     pub fn execute(&self, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        let mut columns = Vec::new();
+        let mut rows = Vec::new();
+        self.stream(
+            statement,
+            parameters,
+            |names| {
+                columns = names;
+                Ok(())
+            },
+            |row| {
+                rows.push(row);
+                Ok(())
+            },
+        )?;
+        Ok(QueryResult { columns, rows })
+    }
+
+    /// `connection.execute-async`'s work: one statement, its column names handed to `columns`
+    /// once it is prepared, then each row to `row` as SQLite steps to it (a callback's error
+    /// stops the statement and is returned). The connection stays locked until the statement
+    /// is done, so statements on one connection never interleave. Blocks like [`execute`].
+    ///
+    /// [`execute`]: Connection::execute
+    pub fn stream(
+        &self,
+        statement: &str,
+        parameters: Vec<Value>,
+        columns: impl FnOnce(Vec<String>) -> Result<(), Error>,
+        mut row: impl FnMut(RowResult) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let connection = self.open()?;
         let connection = lock(&connection);
-        let stmt = connection.prepare_cached(statement).map_err(io)?;
-        run(stmt, parameters, self.limits)
+        let mut stmt = connection.prepare_cached(statement).map_err(io)?;
+        let names: Vec<String> = stmt.column_names().map(String::from).collect();
+        let ncols = names.len();
+        let mut bytes: usize = names.iter().map(String::len).sum();
+        columns(names)?;
+        let params = parameters.into_iter().map(to_sql);
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
+        let mut count = 0;
+        while let Some(next) = rows.next().map_err(io)? {
+            if count >= self.limits.max_rows {
+                return Err(Error::Io(format!(
+                    "query result too large: more than {} rows",
+                    self.limits.max_rows
+                )));
+            }
+            let mut values = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                let value = from_sql(next.get_ref(i).map_err(io)?);
+                bytes = bytes.saturating_add(value_size(&value));
+                values.push(value);
+            }
+            if bytes > self.limits.max_bytes {
+                return Err(Error::Io(format!(
+                    "query result too large: more than {} bytes",
+                    self.limits.max_bytes
+                )));
+            }
+            count += 1;
+            row(RowResult { values })?;
+        }
+        Ok(())
+    }
+
+    /// `connection.changes`: rows changed by the connection's last completed write.
+    pub fn changes(&self) -> Result<u64, Error> {
+        let connection = self.open()?;
+        let changes = lock(&connection).changes();
+        Ok(changes)
+    }
+
+    /// `connection.last-insert-rowid`: 0 before the connection's first insert.
+    pub fn last_insert_rowid(&self) -> Result<i64, Error> {
+        let connection = self.open()?;
+        let rowid = lock(&connection).last_insert_rowid();
+        Ok(rowid)
     }
 }
 
-fn run(
-    mut stmt: rusqlite::CachedStatement<'_>,
-    parameters: Vec<Value>,
-    limits: ResultLimits,
-) -> Result<QueryResult, Error> {
-    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-    let ncols = columns.len();
-    let params = parameters.into_iter().map(to_sql);
-    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
-    let mut out = Vec::new();
-    let mut bytes: usize = columns.iter().map(String::len).sum();
-    while let Some(row) = rows.next().map_err(io)? {
-        if out.len() >= limits.max_rows {
-            return Err(Error::Io(format!(
-                "query result too large: more than {} rows",
-                limits.max_rows
-            )));
+/// The SQLite connections one instance holds, by the number the guest's handle carries. As in
+/// Spin 4.0.2, an instance holds at most [`ConnectionTable::CAPACITY`] at once: a guest that
+/// opens one per request and never drops it gets `io("too many connections opened")` once a
+/// reused instance has served that many. `fermyon:spin/sqlite@2.0.0` and
+/// `spin:sqlite/sqlite@3.1.0` connections share the table.
+#[derive(Default)]
+pub struct ConnectionTable {
+    next: u32,
+    entries: HashMap<u32, ConnectionHandle>,
+}
+
+impl ConnectionTable {
+    pub const CAPACITY: usize = 256;
+
+    /// Adds a connection and returns its number; numbers of dropped connections are reused
+    /// only after the counter wraps.
+    pub fn push(&mut self, connection: ConnectionHandle) -> Result<u32, Error> {
+        if self.entries.len() >= Self::CAPACITY {
+            return Err(Error::Io("too many connections opened".to_string()));
         }
-        let mut values = Vec::with_capacity(ncols);
-        for i in 0..ncols {
-            let value = from_sql(row.get_ref(i).map_err(io)?);
-            bytes = bytes.saturating_add(value_size(&value));
-            values.push(value);
+        loop {
+            let key = self.next;
+            self.next = self.next.wrapping_add(1);
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(key) {
+                slot.insert(connection);
+                return Ok(key);
+            }
         }
-        if bytes > limits.max_bytes {
-            return Err(Error::Io(format!(
-                "query result too large: more than {} bytes",
-                limits.max_bytes
-            )));
-        }
-        out.push(RowResult { values });
     }
-    Ok(QueryResult { columns, rows: out })
+
+    pub fn get(&self, key: u32) -> Option<ConnectionHandle> {
+        self.entries.get(&key).cloned()
+    }
+
+    /// Forgets a connection; its SQLite connection closes once no statement uses it.
+    pub fn remove(&mut self, key: u32) -> Option<ConnectionHandle> {
+        self.entries.remove(&key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 fn value_size(v: &Value) -> usize {
@@ -422,6 +527,93 @@ mod tests {
             Err(Error::Io(_))
         ));
         assert!(matches!(db.execute("SELECT ?", vec![]), Err(Error::Io(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// As in Spin 4.0.2: 256 connections per instance at once; a dropped one frees its place,
+    /// and numbers are not handed out again soon.
+    #[test]
+    fn an_instance_holds_at_most_256_connections() {
+        let (a, dir) = access("table", &["default"], ResultLimits::default());
+        let mut table = ConnectionTable::default();
+        let keys: Vec<u32> = (0..ConnectionTable::CAPACITY)
+            .map(|_| table.push(Arc::new(a.open("default").unwrap())).unwrap())
+            .collect();
+        assert_eq!(table.len(), 256);
+        assert_eq!(
+            table
+                .push(Arc::new(a.open("default").unwrap()))
+                .unwrap_err(),
+            Error::Io("too many connections opened".to_string())
+        );
+        assert!(table.remove(keys[7]).is_some());
+        assert!(table.get(keys[7]).is_none());
+        let again = table.push(Arc::new(a.open("default").unwrap())).unwrap();
+        assert_eq!(again, 256, "a fresh number, not the freed one");
+        assert!(table.get(again).is_some());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// `execute-async`'s work: the columns once prepared, then the rows one by one; a failing
+    /// callback stops the statement; changes and last-insert-rowid are the connection's.
+    #[test]
+    fn statements_stream_their_rows_and_report_changes() {
+        let (a, dir) = access("stream", &["default"], ResultLimits::default());
+        let db = a.open("default").unwrap();
+        assert_eq!(db.changes().unwrap(), 0);
+        assert_eq!(db.last_insert_rowid().unwrap(), 0);
+        db.execute("CREATE TABLE s (x)", vec![]).unwrap();
+        db.execute("INSERT INTO s VALUES (1), (2), (3)", vec![])
+            .unwrap();
+        assert_eq!(db.changes().unwrap(), 3);
+        assert_eq!(db.last_insert_rowid().unwrap(), 3);
+        let mut seen = Vec::new();
+        let mut columns = Vec::new();
+        db.stream(
+            "SELECT x, x * 10 AS y FROM s ORDER BY x",
+            vec![],
+            |c| {
+                columns = c;
+                Ok(())
+            },
+            |row| {
+                seen.push(row.values);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(columns, ["x", "y"]);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[2], vec![Value::Integer(3), Value::Integer(30)]);
+        let mut n = 0;
+        let stopped = db.stream(
+            "SELECT x FROM s",
+            vec![],
+            |_| Ok(()),
+            |_| {
+                n += 1;
+                Err(Error::Io("row send error".to_string()))
+            },
+        );
+        assert_eq!(stopped, Err(Error::Io("row send error".to_string())));
+        assert_eq!(n, 1);
+        let mut prepared = false;
+        assert!(matches!(
+            db.stream(
+                "SELEKT",
+                vec![],
+                |_| {
+                    prepared = true;
+                    Ok(())
+                },
+                |_| Ok(())
+            ),
+            Err(Error::Io(_))
+        ));
+        assert!(
+            !prepared,
+            "no columns for a statement that does not prepare"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,14 +1,16 @@
-//! Per-request store data, and the per-component state every request of a component shares.
+//! The data of one instance's store, and the per-component state every instance of a component
+//! shares.
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::{p2, p3};
 
 use crate::logs::ComponentLogs;
 use crate::outbound::OutboundPolicy;
-use crate::sqlite::SqliteAccess;
+use crate::sqlite::{ConnectionTable, SqliteAccess};
 use crate::variables::ComponentVariables;
 
 /// Everything resolved at start-up for one component; immutable while serving.
@@ -21,27 +23,34 @@ pub struct ComponentState {
     pub environment: Vec<(String, String)>,
 }
 
-/// The data of one request's `Store`: a fresh one per request, as Spin does.
-pub struct RequestState {
+/// The data of one instance's `Store`. A WASI 0.2 component gets a fresh one per request; a
+/// WASIp3 component's instance, and so this state (its open SQLite connections among it), is
+/// reused for many requests, as Spin 4.0.2 does.
+pub struct InstanceState {
     pub app: Arc<ComponentState>,
     pub table: ResourceTable,
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub hooks: OutboundPolicy,
     pub limits: wasmtime::StoreLimits,
+    /// The guest's open SQLite connections.
+    pub connections: ConnectionTable,
 }
+
+/// The former name, from when every store served exactly one request.
+pub type RequestState = InstanceState;
 
 /// Caps a guest's linear memory when the pooling allocator is unavailable (the pool enforces
 /// its own, equal, limit).
 pub const MAX_GUEST_MEMORY: usize = 128 << 20;
 
-impl RequestState {
-    pub fn new(app: Arc<ComponentState>) -> RequestState {
+impl InstanceState {
+    pub fn new(app: Arc<ComponentState>) -> InstanceState {
         let mut wasi = WasiCtx::builder();
         wasi.stdout(app.logs.stdout())
             .stderr(app.logs.stderr())
             .envs(&app.environment);
-        RequestState {
+        InstanceState {
             hooks: app.outbound.clone(),
             app,
             table: ResourceTable::new(),
@@ -51,11 +60,12 @@ impl RequestState {
                 .memory_size(MAX_GUEST_MEMORY)
                 .instances(64)
                 .build(),
+            connections: ConnectionTable::default(),
         }
     }
 }
 
-impl WasiView for RequestState {
+impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
@@ -64,9 +74,19 @@ impl WasiView for RequestState {
     }
 }
 
-impl WasiHttpView for RequestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
+impl p2::WasiHttpView for InstanceState {
+    fn http(&mut self) -> p2::WasiHttpCtxView<'_> {
+        p2::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl p3::WasiHttpView for InstanceState {
+    fn http(&mut self) -> p3::WasiHttpCtxView<'_> {
+        p3::WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
             hooks: &mut self.hooks,

@@ -82,6 +82,9 @@ impl ServerProcess {
         for statement in &options.sqlite {
             command.args(["--sqlite", statement]);
         }
+        // Instance-reuse flags for a whole test pass (CI runs the suites once more with
+        // `--max-instance-reuse-count 1`: a fresh instance per request).
+        command.args(reuse_args());
         // Nothing from the caller's environment may configure the server under test.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
@@ -191,4 +194,15 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `TASK_API_REUSE_ARGS`, split at whitespace: flags such as `--max-instance-reuse-count 1`
+/// that every server of this test run starts with (`spin up`'s instance-reuse options, which
+/// the bundled host takes too).
+pub fn reuse_args() -> Vec<String> {
+    std::env::var("TASK_API_REUSE_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }

@@ -87,6 +87,7 @@ impl ServerBuilder {
                 options.variables = self.variables;
                 options.sqlite = self.sqlite;
                 options.runtime_config = self.runtime_config;
+                options.reuse = host_reuse();
                 if self.manifest == root().join("spin.toml") {
                     options.wasm = Some(wasm_path());
                 }
@@ -259,5 +260,17 @@ impl Drop for Server {
         if let Some(Running::Spin(mut process)) = self.running.take() {
             process.kill();
         }
+    }
+}
+
+/// [`crate::process::reuse_args`] as the in-process host takes them (the same flags `up`
+/// parses); a flag it does not know stops the test run.
+fn host_reuse() -> task_api_host::reuse::InstanceReuse {
+    let mut args = vec!["up".to_owned()];
+    args.extend(crate::process::reuse_args());
+    match task_api_host::cli::parse(&args) {
+        Ok(task_api_host::cli::Command::Up(up)) => up.reuse,
+        Ok(_) => unreachable!("`up` parses as up"),
+        Err(e) => panic!("TASK_API_REUSE_ARGS: {e}"),
     }
 }
