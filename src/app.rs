@@ -3,8 +3,9 @@
 
 use crate::api;
 use crate::auth;
-use crate::config::Config;
+use crate::config::{Config, Variables};
 use crate::cors;
+use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, Identity};
 use crate::env::Env;
 use crate::error::{ApiError, AuthError};
@@ -16,21 +17,13 @@ use http::{HeaderValue, Method, header};
 use std::time::Instant;
 
 /// Handles one request and logs it.
-pub fn handle(request: &Request, env: &Env) -> Response {
+pub async fn handle(request: &Request, env: &Env<'_>) -> Response {
     let started = Instant::now();
     let mut trace = Trace::default();
-    let mut response = dispatch(request, env, &mut trace).unwrap_or_else(ApiError::into_response);
-    if request.method != Method::OPTIONS {
-        cors::decorate(
-            &mut response,
-            cors::allowed_origin(&request.headers, env.vars),
-        );
-    }
-    protect(&mut response, request.path.starts_with("/api/"));
-    if request.method == Method::HEAD {
-        // The headers of the GET, no body (RFC 9110 §9.3.2).
-        response.body_mut().clear();
-    }
+    let response = dispatch(request, env, &mut trace)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+    let response = finish(request, env.vars, response);
     let log = RequestLog {
         time: env.now,
         method: request.method.as_str(),
@@ -41,6 +34,27 @@ pub fn handle(request: &Request, env: &Env) -> Response {
     };
     println!("{}", log.line());
     response
+}
+
+/// What every response gets on its way out: CORS, the protective headers, no body for `HEAD`.
+fn finish(request: &Request, vars: &dyn Variables, mut response: Response) -> Response {
+    if request.method != Method::OPTIONS {
+        cors::decorate(&mut response, cors::allowed_origin(&request.headers, vars));
+    }
+    protect(&mut response, request.path.starts_with("/api/"));
+    if request.method == Method::HEAD {
+        // The headers of the GET, no body (RFC 9110 §9.3.2).
+        response.body_mut().clear();
+    }
+    response
+}
+
+/// The answer instead of [`handle`]'s when the writes it made were lost after all: they were
+/// committed with a group of others and that `COMMIT` failed (see `shared_db`). A 503 with
+/// `Retry-After`: nothing of the request happened, and trying again is safe.
+pub fn lost_writes(request: &Request, vars: &dyn Variables, error: &DbError) -> Response {
+    let response = ApiError::Unavailable(format!("a group commit failed: {error}")).into_response();
+    finish(request, vars, response)
 }
 
 /// Headers every response carries, so that neither a cache nor a browser can turn a response
@@ -86,7 +100,11 @@ struct Trace {
     user: Option<String>,
 }
 
-fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response, ApiError> {
+async fn dispatch(
+    request: &Request,
+    env: &Env<'_>,
+    trace: &mut Trace,
+) -> Result<Response, ApiError> {
     let resource = Resource::resolve(&request.path)?;
     trace.route = Some(resource.template());
     if request.method == Method::OPTIONS {
@@ -94,17 +112,17 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
         return Ok(cors::preflight(resource.methods(), origin));
     }
     match resource.route(&request.method)? {
-        Route::Health => api::health::health(env.db),
+        Route::Health => api::health::health(env.db).await,
         Route::OpenApi => Ok(api::docs::openapi()),
         Route::Docs => Ok(api::docs::docs_page()),
         Route::Tasks { owner, action } => {
-            let config = Config::load(env.vars)?;
-            let identity = authenticate(request, &config, env)?;
+            let config = env.config.get(env.vars)?;
+            let identity = authenticate(request, config, env).await?;
             trace.user = Some(identity.subject().to_owned());
             // Ownership is decided before the database is touched.
             let user = identity.authorize(&owner).ok_or(ApiError::Forbidden)?;
             if let Some(limit) = config.rate_limit_per_minute {
-                enforce_rate_limit(env, &user, limit)?;
+                enforce_rate_limit(env, &user, limit).await?;
             }
             // Whether the schema is current and the user known is checked by the statement that
             // does the work (see `store`).
@@ -113,15 +131,19 @@ fn dispatch(request: &Request, env: &Env, trace: &mut Trace) -> Result<Response,
                 identity: &identity,
                 source: config.user_source,
             };
-            api::tasks::handle(action, &account, request, env)
+            api::tasks::handle(action, &account, request, env).await
         }
     }
 }
 
 /// 429 once `user` has made more than `limit` requests this minute, with the seconds left in
 /// the window as `Retry-After`. Costs one upsert (a write) per request, so it is off by default.
-fn enforce_rate_limit(env: &Env, user: &AuthenticatedUser, limit: u32) -> Result<(), ApiError> {
-    let count = store::count_request(env.db, user, env.now)?;
+async fn enforce_rate_limit(
+    env: &Env<'_>,
+    user: &AuthenticatedUser,
+    limit: u32,
+) -> Result<(), ApiError> {
+    let count = store::count_request(env.db, user, env.now).await?;
     if count > i64::from(limit) {
         let into_minute = env.now.as_micros().rem_euclid(60_000_000) / 1_000_000;
         return Err(ApiError::TooManyRequests {
@@ -131,7 +153,11 @@ fn enforce_rate_limit(env: &Env, user: &AuthenticatedUser, limit: u32) -> Result
     Ok(())
 }
 
-fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identity, ApiError> {
+async fn authenticate(
+    request: &Request,
+    config: &Config,
+    env: &Env<'_>,
+) -> Result<Identity, ApiError> {
     let token = auth::extract_token(&request.headers).map_err(ApiError::Unauthorized)?;
     if !auth::has_object_segments(token) {
         return Err(ApiError::Unauthorized(AuthError::InvalidToken));
@@ -142,7 +168,13 @@ fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identit
         http: env.http,
         now: env.now,
     });
-    let remote = live.as_ref().map(|live| live as &dyn auth::RemoteKeys);
+    // A live JWKS is asked (database, maybe network) before verifying, and only for a `kid`
+    // the configured keys lack; the verification itself is synchronous.
+    let fetched = match (&live, config.verifier.unknown_kid(token)) {
+        (Some(live), Some(kid)) => Some(auth::FetchedKeys(live.key_set_with(&kid).await?)),
+        _ => None,
+    };
+    let remote = fetched.as_ref().map(|keys| keys as &dyn auth::RemoteKeys);
     config.verifier.verify_with(token, env.now, remote)
 }
 
@@ -150,6 +182,7 @@ fn authenticate(request: &Request, config: &Config, env: &Env) -> Result<Identit
 mod tests {
     use super::*;
     use crate::db::Database;
+    use crate::db::Now;
     use crate::message::Body;
     use crate::sqlite::SqliteDb;
     use crate::test_support::{SECRET, token_for};
@@ -197,10 +230,11 @@ mod tests {
             let env = Env {
                 db: &self.db,
                 vars: &crate::config::VariableList(self.vars),
+                config: &crate::config::ConfigCache::default(),
                 http: &crate::fetch::NoNetwork,
                 now: Timestamp::from_micros(NOW_SECS as i64 * 1_000_000),
             };
-            handle(&request, &env)
+            handle(&request, &env).now()
         }
     }
 
@@ -247,7 +281,7 @@ mod tests {
         let response = h.send(Method::GET, "/api/bob/tasks/1", Some(&token("alice")), None);
         assert_eq!(response.status(), 403);
         assert!(
-            h.db.execute("SELECT 1 FROM tasks", &[]).is_err(),
+            h.db.execute("SELECT 1 FROM tasks", &[]).now().is_err(),
             "the 403 must precede any query"
         );
     }

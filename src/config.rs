@@ -1,5 +1,6 @@
-//! Configuration from Spin variables, read per request (a component instance lives for one
-//! request) and only on the routes that need it.
+//! Configuration from Spin variables: read once per component instance (Spin reuses an
+//! instance for many requests), parsed on the first request that needs it, and kept as long
+//! as the instance lives ([`ConfigCache`]).
 
 use crate::auth::{BetterAuthUrl, Verifier, VerifierSettings, parse_origin};
 use crate::domain::{TrashRetention, UserSource};
@@ -10,6 +11,21 @@ pub trait Variables {
     /// The variable's value; `None` when it is unset or not declared for the component.
     fn get(&self, name: &str) -> Option<String>;
 }
+
+/// Every variable the component reads (spin.toml's `[component.task-api.variables]`): what a
+/// runtime adapter fetches once per instance.
+pub const VARIABLE_NAMES: &[&str] = &[
+    "better_auth_secret",
+    "jwt_jwks",
+    "better_auth_url",
+    "better_auth_origin",
+    "jwt_issuer",
+    "jwt_audience",
+    "user_source",
+    "cors_allowed_origins",
+    "rate_limit_per_minute",
+    "trash_retention_days",
+];
 
 pub struct Config {
     pub verifier: Verifier,
@@ -96,6 +112,45 @@ fn check_outbound_origin(url: &BetterAuthUrl, granted: Option<String>) -> Result
             url.origin(),
             url.origin()
         )))
+    }
+}
+
+/// The configuration of one component instance: parsed on first use (the HS256 key, the
+/// JWKS), then kept. A misconfiguration is kept too, and every request is a 503 naming it, as
+/// when each request parsed it afresh.
+#[derive(Default)]
+pub struct ConfigCache(std::cell::OnceCell<Result<Config, String>>);
+
+impl ConfigCache {
+    pub fn get(&self, vars: &dyn Variables) -> Result<&Config, ApiError> {
+        self.0
+            .get_or_init(|| {
+                Config::load(vars).map_err(|error| match error {
+                    ApiError::Misconfigured(why) => why,
+                    other => format!("{other:?}"),
+                })
+            })
+            .as_ref()
+            .map_err(|why| ApiError::Misconfigured(why.clone()))
+    }
+}
+
+/// Variables read in advance, by name (what a runtime adapter keeps per instance).
+#[derive(Debug, Default)]
+pub struct VariableMap(Vec<(&'static str, String)>);
+
+impl VariableMap {
+    pub fn new(values: Vec<(&'static str, String)>) -> Self {
+        Self(values)
+    }
+}
+
+impl Variables for VariableMap {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
     }
 }
 

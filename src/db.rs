@@ -2,6 +2,9 @@
 //! tests and benchmarks. One call runs one statement, as in Spin.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -75,9 +78,14 @@ impl fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
+/// What [`Database::execute`] hands back: a statement's rows, once the runtime has run it.
+pub type Rows<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, DbError>> + 'a>>;
+
 pub trait Database {
     /// Runs one statement with positional parameters (`?1`, `?2`, …) and returns its rows.
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Under Spin it awaits the runtime (the statement runs on the host's blocking pool), so
+    /// other requests of the instance run meanwhile; natively (rusqlite) it is ready at once.
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a>;
 
     /// Whether the statements run inside a transaction a caller already opened ([`Nested`]): a
     /// unit of work that needs a transaction of its own then takes a savepoint instead.
@@ -88,7 +96,7 @@ pub trait Database {
 
 /// A borrowed database is a database (a wrapper can take `&db`).
 impl<D: Database + ?Sized> Database for &D {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         (**self).execute(sql, params)
     }
 
@@ -101,12 +109,58 @@ impl<D: Database + ?Sized> Database for &D {
 pub struct Nested<'a>(pub &'a dyn Database);
 
 impl Database for Nested<'_> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         self.0.execute(sql, params)
     }
 
     fn nested(&self) -> bool {
         true
+    }
+}
+
+/// `.now()` on a future that is ready at once: see [`ready`].
+pub trait Now: Future + Sized {
+    fn now(self) -> Self::Output {
+        ready(self)
+    }
+}
+
+impl<F: Future> Now for F {}
+
+/// Runs a future whose every await is ready at once (the native [`Database`]s: rusqlite runs
+/// each statement before its future is first polled) to its end. For tests and native
+/// embeddings; a future that would wait is a bug there, and this panics instead of hanging.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("db::ready: the future waits for something"),
+    }
+}
+
+/// What a statement that succeeded did to its connection's transaction: `Some(true)` opened
+/// one, `Some(false)` ended it, `None` neither. Savepoints inside a transaction change nothing;
+/// `ROLLBACK TO` keeps the transaction open. (A runtime adapter that keeps a connection across
+/// requests uses it to know whether a request left a transaction behind.)
+pub fn transaction_effect(sql: &str) -> Option<bool> {
+    let mut words = sql.split_whitespace();
+    let first = words.next()?;
+    if first.eq_ignore_ascii_case("BEGIN") {
+        Some(true)
+    } else if first.eq_ignore_ascii_case("COMMIT") || first.eq_ignore_ascii_case("END") {
+        Some(false)
+    } else if first.eq_ignore_ascii_case("ROLLBACK") {
+        let mut next = words.next();
+        if next.is_some_and(|w| w.eq_ignore_ascii_case("TRANSACTION")) {
+            next = words.next();
+        }
+        match next {
+            Some(w) if w.eq_ignore_ascii_case("TO") => None,
+            _ => Some(false),
+        }
+    } else {
+        None
     }
 }
 
@@ -161,5 +215,25 @@ mod tests {
             .schema_behind()
         );
         assert!(!DbError::Io("disk I/O error".into()).schema_behind());
+    }
+
+    #[test]
+    fn tells_which_statements_open_and_end_a_transaction() {
+        for (sql, effect) in [
+            ("BEGIN IMMEDIATE", Some(true)),
+            ("begin", Some(true)),
+            ("COMMIT", Some(false)),
+            ("END TRANSACTION", Some(false)),
+            ("ROLLBACK", Some(false)),
+            ("ROLLBACK TRANSACTION", Some(false)),
+            ("ROLLBACK TO unit", None),
+            ("rollback transaction to unit", None),
+            ("SAVEPOINT unit", None),
+            ("RELEASE unit", None),
+            ("SELECT 1", None),
+            ("", None),
+        ] {
+            assert_eq!(transaction_effect(sql), effect, "{sql}");
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! hostile server costs a request at most [`Limits::deadline`] and [`Limits::max_bytes`].
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,17 +45,20 @@ impl fmt::Display for FetchError {
     }
 }
 
+/// What [`HttpClient::get`] hands back: the response, once it has arrived.
+pub type Fetching<'a> = Pin<Box<dyn Future<Output = Result<Fetched, FetchError>> + 'a>>;
+
 pub trait HttpClient {
-    fn get(&self, url: &str, limits: Limits) -> Result<Fetched, FetchError>;
+    fn get<'a>(&'a self, url: &'a str, limits: Limits) -> Fetching<'a>;
 }
 
 /// For embeddings without outbound HTTP: every fetch fails.
 pub struct NoNetwork;
 
 impl HttpClient for NoNetwork {
-    fn get(&self, _url: &str, _limits: Limits) -> Result<Fetched, FetchError> {
-        Err(FetchError::Failed(
+    fn get<'a>(&'a self, _url: &'a str, _limits: Limits) -> Fetching<'a> {
+        Box::pin(std::future::ready(Err(FetchError::Failed(
             "no outbound HTTP in this environment".to_owned(),
-        ))
+        ))))
     }
 }

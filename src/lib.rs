@@ -18,6 +18,7 @@ pub mod message;
 pub mod migrations;
 pub mod request_log;
 pub mod router;
+pub mod shared_db;
 #[cfg(any(test, feature = "rusqlite"))]
 pub mod sqlite;
 pub mod store;

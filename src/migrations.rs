@@ -84,10 +84,10 @@ pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// A `PRAGMA` is a setting, not schema, and its failure is not fatal: a remote libSQL server
 /// may refuse to change its journal, and a replica racing another one for the lock that
 /// switching to WAL needs finds the file already switched by the winner.
-pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
+pub async fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         for statement in statements(migration.sql) {
-            match execute_racing(db, statement) {
+            match execute_racing(db, statement).await {
                 Err(_) if is_setting(statement) => {}
                 Err(DbError::Io(message))
                     if is_add_column(statement) && message.contains("duplicate column name") => {}
@@ -103,10 +103,10 @@ pub fn apply(db: &dyn Database, current: i64) -> Result<(), DbError> {
 /// Runs a migration statement, again if it met a virtual table that a concurrent applier is
 /// creating in that moment (SQLite: "vtable constructor failed"; seen with 60 requests
 /// migrating a new database at once). The second try finds the table complete.
-fn execute_racing(db: &dyn Database, statement: &str) -> Result<(), DbError> {
+async fn execute_racing(db: &dyn Database, statement: &str) -> Result<(), DbError> {
     let mut tries = 0;
     loop {
-        match db.execute(statement, &[]) {
+        match db.execute(statement, &[]).await {
             Err(DbError::Io(message))
                 if message.contains("vtable constructor failed") && tries < 3 =>
             {
@@ -214,6 +214,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Now;
 
     #[test]
     fn splits_statements_outside_quotes_and_comments() {
@@ -246,10 +247,11 @@ mod tests {
     #[test]
     fn applying_everything_twice_converges() {
         let db = crate::sqlite::SqliteDb::in_memory();
-        apply(&db, 0).unwrap();
-        apply(&db, 0).unwrap();
+        apply(&db, 0).now().unwrap();
+        apply(&db, 0).now().unwrap();
         let version = db
             .execute("SELECT max(version) FROM schema_migrations", &[])
+            .now()
             .unwrap();
         assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
         assert!(is_add_column(
@@ -274,38 +276,42 @@ mod tests {
     fn a_refused_setting_does_not_stop_the_schema() {
         struct RefusesPragmas(crate::sqlite::SqliteDb);
         impl Database for RefusesPragmas {
-            fn execute(
-                &self,
-                sql: &str,
-                params: &[crate::db::Value],
-            ) -> Result<Vec<crate::db::Row>, DbError> {
+            fn execute<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [crate::db::Value],
+            ) -> crate::db::Rows<'a> {
                 if is_setting(sql) {
-                    return Err(DbError::Io("PRAGMA not allowed".into()));
+                    return Box::pin(std::future::ready(Err(DbError::Io(
+                        "PRAGMA not allowed".into(),
+                    ))));
                 }
                 self.0.execute(sql, params)
             }
         }
         let db = RefusesPragmas(crate::sqlite::SqliteDb::in_memory());
-        apply(&db, 0).unwrap();
+        apply(&db, 0).now().unwrap();
         let version = db
             .execute("SELECT max(version) FROM schema_migrations", &[])
+            .now()
             .unwrap();
         assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
 
         struct RefusesTables;
         impl Database for RefusesTables {
-            fn execute(
-                &self,
-                sql: &str,
-                _: &[crate::db::Value],
-            ) -> Result<Vec<crate::db::Row>, DbError> {
-                if sql.contains("CREATE TABLE") {
-                    return Err(DbError::Io("disk I/O error".into()));
-                }
-                Ok(vec![])
+            fn execute<'a>(
+                &'a self,
+                sql: &'a str,
+                _: &'a [crate::db::Value],
+            ) -> crate::db::Rows<'a> {
+                Box::pin(std::future::ready(if sql.contains("CREATE TABLE") {
+                    Err(DbError::Io("disk I/O error".into()))
+                } else {
+                    Ok(vec![])
+                }))
             }
         }
-        assert!(apply(&RefusesTables, 0).is_err());
+        assert!(apply(&RefusesTables, 0).now().is_err());
     }
 
     #[test]

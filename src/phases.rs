@@ -97,3 +97,12 @@ pub fn time<T>(phase: Phase, f: impl FnOnce() -> T) -> T {
     stamp.record(phase);
     out
 }
+
+/// Awaits `future` as one occurrence of `phase`.
+#[inline(always)]
+pub async fn time_async<T>(phase: Phase, future: impl std::future::Future<Output = T>) -> T {
+    let stamp = Stamp::now();
+    let out = future.await;
+    stamp.record(phase);
+    out
+}

@@ -1,62 +1,141 @@
-//! The Spin entry point: WASI HTTP in, WASI HTTP out, Spin SQLite and variables underneath.
-//! Everything else is runtime-independent.
+//! The Spin entry point: a WASIp3 HTTP service (`wasi:http/handler@0.3.0-rc-2026-03-15`, from
+//! spin-sdk 6), with Spin's SQLite and variables underneath. Everything else is
+//! runtime-independent.
+//!
+//! # What lives per instance, what per request
+//!
+//! Spin 4.0.2 reuses an instance of a WASIp3 component for many requests (up to 128 in its
+//! life, up to 16 at once, retired after 1 s idle; `--max-instance-reuse-count` and friends), and
+//! the whole store survives between them. So what is the same for every request of an instance
+//! is done once, in [`Instance`]: the variables are read, the configuration parsed (HS256 key,
+//! JWKS), and the `default` database opened on first use and kept, with its schema parsed by
+//! SQLite once instead of on every request's first statement. Whether the schema is current is
+//! still asked by every statement that does the work (see `store`): another replica may
+//! migrate the database under a running instance.
+//!
+//! # Sharing the connection
+//!
+//! Requests of one instance run concurrently: each awaits the runtime at every statement, and
+//! meanwhile others run. They share the instance's connection through
+//! [`SharedDatabase`](crate::shared_db): a request takes it at its first statement and keeps it
+//! until it has its answer, so statements of two requests never interleave, and the writes
+//! waiting at one moment commit together. A connection the runtime calls invalid is dropped
+//! and opened again on the next statement.
 
 use crate::app;
-use crate::config::Variables;
-use crate::db::{Database, DbError, Row, Value};
+use crate::config::{ConfigCache, VariableMap};
+use crate::db::{Database, DbError, Rows, Value};
 use crate::env::Env;
 use crate::message::{Body, BodyReader, Request, Response};
 use crate::phases::{self, Phase, Stamp};
+use crate::shared_db::{SessionEnd, SharedDatabase};
 use crate::time::Timestamp;
-use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use spin_sdk::http::OutgoingBody;
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
-use spin_sdk::wit::wasi::http0_2_0::types::ResponseOutparam as RawOutparam;
-use spin_sdk::{http_component, sqlite, variables};
-use std::cell::OnceCell;
-use wasi::io::streams::OutputStream;
+use spin_sdk::sqlite as spin_sqlite;
+use spin_sdk::wasip3;
+use spin_sdk::wasip3::http::types::{
+    ErrorCode, Fields, Method as WasiMethod, Request as WasiRequest, Response as WasiResponse,
+};
+use spin_sdk::wasip3::wit_bindgen::StreamResult;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-#[http_component]
-async fn handle(incoming: IncomingRequest, response_out: ResponseOutparam) {
-    let read = Stamp::now();
-    let request = read_request(incoming).await;
-    read.record(Phase::Read);
-    let head = request.method == Method::HEAD;
-    let db = SpinDatabase::default();
-    let response = phases::time(Phase::Handle, || {
-        app::handle(
+struct Service;
+
+wasip3::http::service::export!(Service);
+
+impl wasip3::exports::http::handler::Guest for Service {
+    async fn handle(incoming: WasiRequest) -> Result<WasiResponse, ErrorCode> {
+        let instance = Instance::current();
+        let read = Stamp::now();
+        let request = read_request(incoming).await;
+        read.record(Phase::Read);
+        let vars = instance.variables().await;
+        let head = request.method == Method::HEAD;
+        let session = instance
+            .db
+            .session(matches!(request.method, Method::GET | Method::HEAD));
+        let handle = Stamp::now();
+        let mut response = app::handle(
             &request,
             &Env {
-                db: &db,
-                vars: &SpinVariables,
+                db: &session,
+                vars: &*vars,
                 http: &crate::spin_fetch::SpinHttp,
+                config: &instance.config,
                 now: Timestamp::now(),
             },
         )
-    });
-    let (status, bytes) = (response.status().as_u16(), response.body().len());
-    phases::time(Phase::Send, || send_response(response_out, response, head));
-    phases::report(status, bytes);
+        .await;
+        if let SessionEnd::Lost(error) = session.finish().await {
+            // The request's writes were part of a group whose COMMIT failed: whatever it
+            // computed did not happen.
+            response = app::lost_writes(&request, &*vars, &error);
+        }
+        handle.record(Phase::Handle);
+        let (status, bytes) = (response.status().as_u16(), response.body().len());
+        let response = phases::time(Phase::Send, || into_wasi_response(response, head));
+        phases::report(status, bytes);
+        Ok(response)
+    }
 }
 
-async fn read_request(incoming: IncomingRequest) -> Request {
-    let method = match incoming.method() {
-        spin_sdk::http::Method::Get => Method::GET,
-        spin_sdk::http::Method::Post => Method::POST,
-        spin_sdk::http::Method::Put => Method::PUT,
-        spin_sdk::http::Method::Patch => Method::PATCH,
-        spin_sdk::http::Method::Delete => Method::DELETE,
-        spin_sdk::http::Method::Head => Method::HEAD,
-        spin_sdk::http::Method::Options => Method::OPTIONS,
-        spin_sdk::http::Method::Connect => Method::CONNECT,
-        spin_sdk::http::Method::Trace => Method::TRACE,
-        spin_sdk::http::Method::Other(other) => {
-            Method::from_bytes(other.as_bytes()).unwrap_or(Method::OPTIONS)
+/// What an instance keeps between its requests.
+struct Instance {
+    variables: RefCell<Option<Rc<VariableMap>>>,
+    config: ConfigCache,
+    db: SharedDatabase<KeptConnection>,
+}
+
+thread_local! {
+    static INSTANCE: Rc<Instance> = Rc::new(Instance {
+        variables: RefCell::new(None),
+        config: ConfigCache::default(),
+        db: SharedDatabase::new(KeptConnection::default()),
+    });
+}
+
+impl Instance {
+    fn current() -> Rc<Instance> {
+        INSTANCE.with(Rc::clone)
+    }
+
+    /// Every variable the component reads, read once per instance. Spin resolves them when
+    /// the instance asks; an instance lives at most 128 requests or a second idle, so a
+    /// changed value reaches the next instance.
+    async fn variables(&self) -> Rc<VariableMap> {
+        if let Some(vars) = self.variables.borrow().as_ref() {
+            return vars.clone();
         }
+        let mut values = Vec::new();
+        for name in crate::config::VARIABLE_NAMES {
+            let value = phases::time_async(Phase::Variable, spin_sdk::variables::get(name)).await;
+            if let Ok(value) = value {
+                values.push((*name, value));
+            }
+        }
+        let vars = Rc::new(VariableMap::new(values));
+        // Two requests may have read them at once; either copy is the same.
+        *self.variables.borrow_mut() = Some(vars.clone());
+        vars
+    }
+}
+
+async fn read_request(incoming: WasiRequest) -> Request {
+    let method = match incoming.get_method() {
+        WasiMethod::Get => Method::GET,
+        WasiMethod::Post => Method::POST,
+        WasiMethod::Put => Method::PUT,
+        WasiMethod::Patch => Method::PATCH,
+        WasiMethod::Delete => Method::DELETE,
+        WasiMethod::Head => Method::HEAD,
+        WasiMethod::Options => Method::OPTIONS,
+        WasiMethod::Connect => Method::CONNECT,
+        WasiMethod::Trace => Method::TRACE,
+        WasiMethod::Other(other) => Method::from_bytes(other.as_bytes()).unwrap_or(Method::OPTIONS),
     };
     let mut headers = HeaderMap::new();
-    for (name, value) in incoming.headers().entries() {
+    for (name, value) in incoming.get_headers().copy_all() {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_bytes(&value),
@@ -64,7 +143,9 @@ async fn read_request(incoming: IncomingRequest) -> Request {
             headers.append(name, value);
         }
     }
-    let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let path_and_query = incoming
+        .get_path_with_query()
+        .unwrap_or_else(|| "/".to_owned());
     let body = read_body(incoming, &method, &headers).await;
     Request::new(method, &path_and_query, headers, body)
 }
@@ -72,34 +153,32 @@ async fn read_request(incoming: IncomingRequest) -> Request {
 /// Reads the body by [`BodyReader`]'s rule. The runtime strips `Transfer-Encoding` before the
 /// guest sees the headers, so "no length declared" cannot tell a chunked body from none: the
 /// stream is read until it ends.
-async fn read_body(incoming: IncomingRequest, method: &Method, headers: &HeaderMap) -> Body {
+async fn read_body(incoming: WasiRequest, method: &Method, headers: &HeaderMap) -> Body {
     let mut reader = BodyReader::start(method, headers);
     if let BodyReader::Done(_) = reader {
         return reader.finish();
     }
-    let mut stream = incoming.into_body_stream();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => {
+    let (_result, result_reader) = wasip3::wit_future::new(|| Ok(()));
+    let (mut stream, _trailers) = WasiRequest::consume_body(incoming, result_reader);
+    loop {
+        let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
+        match result {
+            StreamResult::Complete(_) => {
                 if let Some(body) = reader.push(&chunk) {
                     return body;
                 }
             }
-            // A client that hangs up mid-body gets whatever it sent judged as a whole; it is
-            // gone anyway, and a truncated JSON document fails to parse.
-            Err(_) => break,
+            // The client finished (or hung up mid-body: whatever it sent is judged as a whole;
+            // a truncated JSON document fails to parse).
+            StreamResult::Dropped | StreamResult::Cancelled => break,
         }
     }
     reader.finish()
 }
 
-/// Hands the response to the runtime with its whole body already written and finished, so the
-/// runtime's HTTP server finds head and body ready together and sends them in one write. Setting
-/// the head first (what `ResponseOutparam::set_with_body` does) lets the server flush the head
-/// alone; the body then waits behind Nagle's algorithm for the client's delayed ACK — tens of
-/// milliseconds per request on a keep-alive connection under Spin, which does not set
-/// TCP_NODELAY. A body larger than the runtime lets us buffer is streamed after the head.
-fn send_response(response_out: ResponseOutparam, response: Response, head: bool) {
+/// The response with its whole body. The body is written by a task of this request that the
+/// runtime polls as it reads the stream.
+fn into_wasi_response(response: Response, head: bool) -> WasiResponse {
     let (parts, body) = response.into_parts();
     let mut headers: Vec<(String, Vec<u8>)> = parts
         .headers
@@ -111,36 +190,24 @@ fn send_response(response_out: ResponseOutparam, response: Response, head: bool)
         headers.push(("content-length".into(), body.len().to_string().into_bytes()));
     }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
-    let outgoing = OutgoingResponse::new(fields);
-    let _ = outgoing.set_status_code(parts.status.as_u16());
-    let out = response_out.into_inner();
-    let Ok(outgoing_body) = outgoing.body() else {
-        RawOutparam::set(out, Ok(outgoing));
-        return;
+    let (trailers_writer, trailers) = wasip3::wit_future::new(|| Ok(None));
+    let contents = if body.is_empty() {
+        drop(trailers_writer);
+        None
+    } else {
+        let (mut writer, reader) = wasip3::wit_stream::new();
+        wasip3::spawn(async move {
+            let unwritten = writer.write_all(body).await;
+            drop(writer);
+            if unwritten.is_empty() {
+                let _ = trailers_writer.write(Ok(None)).await;
+            }
+        });
+        Some(reader)
     };
-    let Ok(stream) = outgoing_body.write() else {
-        RawOutparam::set(out, Ok(outgoing));
-        return;
-    };
-    let buffered = write_without_waiting(&stream, &body);
-    if buffered == body.len() {
-        drop(stream);
-        let _ = OutgoingBody::finish(outgoing_body, None);
-        RawOutparam::set(out, Ok(outgoing));
-        return;
-    }
-    RawOutparam::set(out, Ok(outgoing));
-    let mut rest = &body[buffered..];
-    while !rest.is_empty() {
-        let chunk = &rest[..rest.len().min(4096)];
-        if let Err(error) = stream.blocking_write_and_flush(chunk) {
-            eprintln!("could not send the response body: {error}");
-            return;
-        }
-        rest = &rest[chunk.len()..];
-    }
-    drop(stream);
-    let _ = OutgoingBody::finish(outgoing_body, None);
+    let (response, _sent) = WasiResponse::new(fields, contents, trailers);
+    let _ = response.set_status_code(parts.status.as_u16());
+    response
 }
 
 /// 1xx, 204 and 304 responses carry no body and no `Content-Length` of one.
@@ -150,86 +217,82 @@ fn has_body(status: http::StatusCode) -> bool {
         || status == http::StatusCode::NOT_MODIFIED)
 }
 
-/// Writes as much of `bytes` as the stream accepts without blocking; returns how much.
-fn write_without_waiting(stream: &OutputStream, bytes: &[u8]) -> usize {
-    let mut written = 0;
-    while written < bytes.len() {
-        let permitted = match stream.check_write() {
-            Ok(0) | Err(_) => break,
-            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        let end = written + permitted.min(bytes.len() - written);
-        if stream.write(&bytes[written..end]).is_err() {
-            break;
-        }
-        written = end;
-    }
-    written
-}
-
-/// The `default` database, opened on first use (routes that need no database never open it).
+/// The `default` database of this instance: opened on first use (routes that need no database
+/// never open it) and kept for the instance's life.
 #[derive(Default)]
-struct SpinDatabase {
-    connection: OnceCell<Result<sqlite::Connection, DbError>>,
+struct KeptConnection {
+    connection: RefCell<Option<Rc<spin_sqlite::Connection>>>,
 }
 
-impl Database for SpinDatabase {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let connection = self
-            .connection
-            .get_or_init(|| {
-                phases::time(Phase::Open, || {
-                    sqlite::Connection::open_default().map_err(db_error)
-                })
-            })
-            .as_ref()
-            .map_err(Clone::clone)?;
-        phases::time(Phase::Statement, || {
-            let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
-            let result = connection.execute(sql, &params).map_err(db_error)?;
-            Ok(result
-                .rows
-                .into_iter()
-                .map(|row| row.values.into_iter().map(from_spin).collect())
-                .collect())
+impl KeptConnection {
+    async fn connection(&self) -> Result<Rc<spin_sqlite::Connection>, DbError> {
+        if let Some(connection) = self.connection.borrow().as_ref() {
+            return Ok(connection.clone());
+        }
+        let open = Stamp::now();
+        let connection = spin_sqlite::Connection::open_default()
+            .await
+            .map_err(db_error)?;
+        open.record(Phase::Open);
+        let connection = Rc::new(connection);
+        *self.connection.borrow_mut() = Some(connection.clone());
+        Ok(connection)
+    }
+}
+
+impl Database for KeptConnection {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+        Box::pin(async move {
+            let connection = self.connection().await?;
+            let statement = Stamp::now();
+            let params: Vec<spin_sqlite::Value> = params.iter().map(to_spin).collect();
+            let outcome = match connection.execute(sql, params).await {
+                Ok(result) => result.collect().await,
+                Err(error) => Err(error),
+            };
+            statement.record(Phase::Statement);
+            match outcome {
+                Ok(rows) => Ok(rows
+                    .into_iter()
+                    .map(|row| row.values.into_iter().map(from_spin).collect())
+                    .collect()),
+                Err(spin_sqlite::Error::InvalidConnection) => {
+                    // Dropping it closes it (SQLite rolls back what it had open).
+                    self.connection.borrow_mut().take();
+                    Err(DbError::InvalidConnection)
+                }
+                Err(error) => Err(db_error(error)),
+            }
         })
     }
 }
 
-fn to_spin(value: &Value) -> sqlite::Value {
+fn to_spin(value: &Value) -> spin_sqlite::Value {
     match value {
-        Value::Integer(n) => sqlite::Value::Integer(*n),
-        Value::Real(x) => sqlite::Value::Real(*x),
-        Value::Text(s) => sqlite::Value::Text(s.clone()),
-        Value::Blob(b) => sqlite::Value::Blob(b.clone()),
-        Value::Null => sqlite::Value::Null,
+        Value::Integer(n) => spin_sqlite::Value::Integer(*n),
+        Value::Real(x) => spin_sqlite::Value::Real(*x),
+        Value::Text(s) => spin_sqlite::Value::Text(s.clone()),
+        Value::Blob(b) => spin_sqlite::Value::Blob(b.clone()),
+        Value::Null => spin_sqlite::Value::Null,
     }
 }
 
-fn from_spin(value: sqlite::Value) -> Value {
+fn from_spin(value: spin_sqlite::Value) -> Value {
     match value {
-        sqlite::Value::Integer(n) => Value::Integer(n),
-        sqlite::Value::Real(x) => Value::Real(x),
-        sqlite::Value::Text(s) => Value::Text(s),
-        sqlite::Value::Blob(b) => Value::Blob(b),
-        sqlite::Value::Null => Value::Null,
+        spin_sqlite::Value::Integer(n) => Value::Integer(n),
+        spin_sqlite::Value::Real(x) => Value::Real(x),
+        spin_sqlite::Value::Text(s) => Value::Text(s),
+        spin_sqlite::Value::Blob(b) => Value::Blob(b),
+        spin_sqlite::Value::Null => Value::Null,
     }
 }
 
-fn db_error(error: sqlite::Error) -> DbError {
+fn db_error(error: spin_sqlite::Error) -> DbError {
     match error {
-        sqlite::Error::NoSuchDatabase => DbError::NoSuchDatabase,
-        sqlite::Error::AccessDenied => DbError::AccessDenied,
-        sqlite::Error::InvalidConnection => DbError::InvalidConnection,
-        sqlite::Error::DatabaseFull => DbError::DatabaseFull,
-        sqlite::Error::Io(message) => DbError::Io(message),
-    }
-}
-
-struct SpinVariables;
-
-impl Variables for SpinVariables {
-    fn get(&self, name: &str) -> Option<String> {
-        phases::time(Phase::Variable, || variables::get(name).ok())
+        spin_sqlite::Error::NoSuchDatabase => DbError::NoSuchDatabase,
+        spin_sqlite::Error::AccessDenied => DbError::AccessDenied,
+        spin_sqlite::Error::InvalidConnection => DbError::InvalidConnection,
+        spin_sqlite::Error::DatabaseFull => DbError::DatabaseFull,
+        spin_sqlite::Error::Io(message) => DbError::Io(message),
     }
 }

@@ -4,7 +4,7 @@
 //! row copied out), so what the store pays per statement here is what it pays under a runtime,
 //! minus the runtime.
 
-use crate::db::{Database, DbError, Row, Value};
+use crate::db::{Database, DbError, Row, Rows, Value};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -62,7 +62,7 @@ impl<D: Database> StatementLog<D> {
 }
 
 impl<D: Database> Database for StatementLog<D> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         self.statements
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -72,7 +72,15 @@ impl<D: Database> Database for StatementLog<D> {
 }
 
 impl Database for SqliteDb {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+        // Run now, hand back a ready future: rusqlite does not wait on anything.
+        Box::pin(std::future::ready(self.run(sql, params)))
+    }
+}
+
+impl SqliteDb {
+    /// Runs one statement on this thread.
+    pub fn run(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let connection = self.connection();
         let io = |e: rusqlite::Error| DbError::Io(e.to_string());
         let mut statement = connection.prepare_cached(sql).map_err(io)?;

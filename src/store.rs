@@ -2,8 +2,8 @@
 //! a parameter; nothing user-supplied is ever formatted into SQL text. Every write is a single
 //! statement (`… RETURNING`), atomic on any runtime and any connection.
 //!
-//! One statement per request on the hot path. Under Spin every request opens its own SQLite
-//! connection and every statement is a round trip through the runtime, so the checks a request
+//! One statement per request on the hot path. Every statement is a round trip through the
+//! runtime (and, on a libSQL server, the network), so the checks a request
 //! needs (is the schema current? does a Better Auth user exist?) ride on the statement that
 //! does the work: reads return them as extra columns, writes carry them in their `WHERE`.
 //! Only when that statement comes back empty, which can also mean "schema behind" or "user
@@ -113,44 +113,44 @@ impl<T> Answer<T> {
 /// did. A write that missed runs once more in any case: another request may have finished
 /// migrating between the write and the check, and a write left undone would be lost. A Better
 /// Auth user that does not exist is [`StoreError::UnknownUser`].
-fn guarded<T>(
+async fn guarded<T>(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     now: Timestamp,
-    attempt: impl Fn() -> Result<Answer<T>, StoreError>,
+    attempt: impl AsyncFn() -> Result<Answer<T>, StoreError>,
 ) -> Result<T, StoreError> {
-    guarded_as(db, account, now, false, attempt)
+    guarded_as(db, account, now, false, attempt).await
 }
 
-fn guarded_write<T>(
+async fn guarded_write<T>(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     now: Timestamp,
-    attempt: impl Fn() -> Result<Answer<T>, StoreError>,
+    attempt: impl AsyncFn() -> Result<Answer<T>, StoreError>,
 ) -> Result<T, StoreError> {
-    guarded_as(db, account, now, true, attempt)
+    guarded_as(db, account, now, true, attempt).await
 }
 
-fn guarded_as<T>(
+async fn guarded_as<T>(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     now: Timestamp,
     write: bool,
-    attempt: impl Fn() -> Result<Answer<T>, StoreError>,
+    attempt: impl AsyncFn() -> Result<Answer<T>, StoreError>,
 ) -> Result<T, StoreError> {
-    let first = match attempt() {
+    let first = match attempt().await {
         Ok(Answer::Sure(value)) => return Ok(value),
         Ok(Answer::Unsure(value)) => Some(value),
         Err(StoreError::Db(error)) if error.schema_behind() => None,
         Err(error) => return Err(error),
     };
-    let checked = ensure_user(db, account.source, account.identity, now)?;
+    let checked = ensure_user(db, account.source, account.identity, now).await?;
     if checked.status == UserStatus::Unknown {
         return Err(StoreError::UnknownUser);
     }
     match first {
         Some(value) if !checked.migrated && !write => Ok(value),
-        _ => match attempt()? {
+        _ => match attempt().await? {
             Answer::Sure(value) | Answer::Unsure(value) => Ok(value),
         },
     }
@@ -221,22 +221,24 @@ pub struct UserCheck {
 /// Brings the schema up to date if needed and makes sure the user exists: recorded on first
 /// sight in `auto` mode, looked up in Better Auth's table otherwise. The hot path needs it only
 /// when a guarded statement comes back empty; it is two statements on a user's first request.
-pub fn ensure_user(
+pub async fn ensure_user(
     db: &dyn Database,
     source: UserSource,
     identity: &Identity,
     now: Timestamp,
 ) -> Result<UserCheck, StoreError> {
-    let check =
-        |db: &dyn Database| db.execute(user_check_sql(source), &[identity.subject().into()]);
+    let check = async |db: &dyn Database| {
+        db.execute(user_check_sql(source), &[identity.subject().into()])
+            .await
+    };
     let is_user_table = |table: &str| matches!(table, "user" | "main.user");
     let mut migrated = false;
-    let rows = match check(db) {
+    let rows = match check(db).await {
         // A database no request has seen yet: create the schema and ask again.
         Err(error) if error.missing_table().is_some_and(|t| !is_user_table(t)) => {
-            migrations::apply(db, 0)?;
+            migrations::apply(db, 0).await?;
             migrated = true;
-            check(db)
+            check(db).await
         }
         other => other,
     }
@@ -249,7 +251,7 @@ pub fn ensure_user(
         _ => return Err(StoreError::Corrupt(anyhow!("unexpected user check result"))),
     };
     if version < migrations::LATEST {
-        migrations::apply(db, version)?;
+        migrations::apply(db, version).await?;
         migrated = true;
     }
     let status = match (exists, source) {
@@ -265,7 +267,8 @@ pub fn ensure_user(
                     identity.name.as_deref().into(),
                     now.as_micros().into(),
                 ],
-            )?;
+            )
+            .await?;
             UserStatus::Known
         }
     };
@@ -273,8 +276,11 @@ pub fn ensure_user(
 }
 
 /// The schema version, migrating first if the database is new or behind. Used by `/health`.
-pub fn ensure_schema(db: &dyn Database) -> Result<i64, StoreError> {
-    let version = match db.execute("SELECT max(version) FROM schema_migrations", &[]) {
+pub async fn ensure_schema(db: &dyn Database) -> Result<i64, StoreError> {
+    let version = match db
+        .execute("SELECT max(version) FROM schema_migrations", &[])
+        .await
+    {
         Ok(rows) => rows
             .first()
             .and_then(|row| row.first())
@@ -283,7 +289,7 @@ pub fn ensure_schema(db: &dyn Database) -> Result<i64, StoreError> {
         Err(error) => return Err(error.into()),
     };
     if version < migrations::LATEST {
-        migrations::apply(db, version)?;
+        migrations::apply(db, version).await?;
     }
     Ok(migrations::LATEST.max(version))
 }
@@ -302,9 +308,9 @@ pub struct Page {
 /// The list page. A `cursor` in the query is used for its claimed position only: the caller
 /// checks its binding before and its seal after (with [`Page::cursor_key`]); either way every
 /// row is the caller's, as every statement binds the user id.
-pub fn list_tasks(
+pub async fn list_tasks(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     query: &ListQuery,
     now: Timestamp,
 ) -> Result<Page, StoreError> {
@@ -315,12 +321,12 @@ pub fn list_tasks(
     let then_undated = query.sort == SortKey::Due
         && matches!(start, Start::After(position) if position.value != SortValue::Null);
     let derived = query.search.is_some() || !query.tags.is_empty();
-    let (tasks, next, cursor_key) = guarded(db, account, now, || {
+    let (tasks, next, cursor_key) = guarded(db, account, now, async || {
         if derived {
-            refresh_derived(db, account.id())?;
+            refresh_derived(db, account.id()).await?;
         }
         let (mut rows, mut scores, mut cursor_key, sure) =
-            page_rows(db, &statement, account.source)?;
+            page_rows(db, &statement, account.source).await?;
         let missing = query.limit as usize - rows.len().min(query.limit as usize);
         if then_undated && missing > 0 {
             let rest = ListQuery {
@@ -329,7 +335,7 @@ pub fn list_tasks(
             };
             let statement =
                 list_statement_from(&rest, Start::Undated, account.source, account.id(), now);
-            let (more, more_scores, key, _) = page_rows(db, &statement, account.source)?;
+            let (more, more_scores, key, _) = page_rows(db, &statement, account.source).await?;
             rows.extend(more);
             scores.extend(more_scores);
             cursor_key = cursor_key.or(key);
@@ -346,15 +352,16 @@ pub fn list_tasks(
         };
         let page = (tasks, next, cursor_key);
         Ok(Answer::read(sure, page))
-    })?;
+    })
+    .await?;
     // An empty page carries no key; one is needed only to check the cursor it was asked with.
     let cursor_key = match cursor_key {
-        None if query.cursor.is_some() => read_cursor_key(db)?,
+        None if query.cursor.is_some() => read_cursor_key(db).await?,
         key => key,
     };
     let total = if query.count {
         let (sql, params) = count_statement(query, account.id(), now);
-        let rows = db.execute(&sql, &params)?;
+        let rows = db.execute(&sql, &params).await?;
         Some(
             rows.first()
                 .and_then(|row| row.first())
@@ -375,12 +382,12 @@ pub fn list_tasks(
 /// relevance score (when the statement has one), the cursor key, and whether the guard held.
 type PageRows = (Vec<Row>, Vec<Option<Value>>, Option<CursorKey>, bool);
 
-fn page_rows(
+async fn page_rows(
     db: &dyn Database,
     statement: &ListStatement,
     source: UserSource,
 ) -> Result<PageRows, StoreError> {
-    let mut rows = db.execute(&statement.sql, &statement.params)?;
+    let mut rows = db.execute(&statement.sql, &statement.params).await?;
     let cursor_key = rows
         .iter_mut()
         .filter_map(|row| row.pop())
@@ -397,8 +404,8 @@ fn page_rows(
     Ok((rows, scores, cursor_key, sure))
 }
 
-fn read_cursor_key(db: &dyn Database) -> Result<Option<CursorKey>, StoreError> {
-    let rows = db.execute(CURSOR_KEY, &[])?;
+async fn read_cursor_key(db: &dyn Database) -> Result<Option<CursorKey>, StoreError> {
+    let rows = db.execute(CURSOR_KEY, &[]).await?;
     Ok(rows
         .first()
         .and_then(|row| row.first())
@@ -776,9 +783,9 @@ fn sort_clause(sort: SortKey, direction: &str) -> String {
     format!("{key} {direction}, id {direction}")
 }
 
-pub fn get_task(
+pub async fn get_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
@@ -786,12 +793,15 @@ pub fn get_task(
         "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE id = ?1 AND user_id = ?2",
         guard_columns(account.source, 2)
     );
-    guarded(db, account, now, || {
-        let mut rows = db.execute(&sql, &[id.get().into(), account.id().into()])?;
+    guarded(db, account, now, async || {
+        let mut rows = db
+            .execute(&sql, &[id.get().into(), account.id().into()])
+            .await?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let task = single(rows)?;
         Ok(Answer::read(sure, task))
     })
+    .await
 }
 
 /// A guarded write's answer: rows mean the guard held.
@@ -803,11 +813,12 @@ fn written<T>(value: Option<T>) -> Answer<Option<T>> {
 }
 
 /// Runs `body` as one transaction. `BEGIN IMMEDIATE` takes the write lock first, so two
-/// writers never deadlock upgrading a read lock. It is a transaction because the request's
-/// connection is its own: Spin and the bundled host open one per request.
-fn in_transaction<T, E: From<StoreError>>(
+/// writers never deadlock upgrading a read lock. It holds only this request's statements: the
+/// component keeps one connection per instance, and no other request of the instance runs
+/// while this one is between two statements (`spin_adapter` says why).
+async fn in_transaction<T, E: From<StoreError>>(
     db: &dyn Database,
-    body: impl FnOnce() -> Result<T, E>,
+    body: impl AsyncFnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
     // Inside a batch's transaction, a unit that must be all-or-nothing is a savepoint.
     let (begin, commit, rollback): (&str, &str, &[&str]) = if db.nested() {
@@ -819,29 +830,32 @@ fn in_transaction<T, E: From<StoreError>>(
     } else {
         ("BEGIN IMMEDIATE", "COMMIT", &["ROLLBACK"])
     };
-    db.execute(begin, &[]).map_err(StoreError::from)?;
-    let outcome = body().and_then(|value| {
-        db.execute(commit, &[]).map_err(StoreError::from)?;
-        Ok(value)
-    });
+    db.execute(begin, &[]).await.map_err(StoreError::from)?;
+    let outcome = match body().await {
+        Ok(value) => match db.execute(commit, &[]).await {
+            Ok(_) => Ok(value),
+            Err(error) => Err(StoreError::from(error).into()),
+        },
+        Err(error) => Err(error),
+    };
     if outcome.is_err() {
         // Nothing to undo if COMMIT itself went through; SQLite answers an error then.
         for statement in rollback {
-            let _ = db.execute(statement, &[]);
+            let _ = db.execute(statement, &[]).await;
         }
     }
     outcome
 }
 
-/// Runs `body` in one transaction on this request's connection, handing it the database as
-/// [`Nested`], and commits only if it succeeds: all of it or none. Under Spin and the bundled
-/// host alike each request has a connection of its own, so this is a real transaction.
-pub fn in_batch<T, E: From<StoreError>>(
+/// Runs `body` in one transaction, handing it the database as [`Nested`], and commits only if
+/// it succeeds: all of it or none (see [`in_transaction`] for why no other request's statement
+/// lands inside it).
+pub async fn in_batch<T, E: From<StoreError>>(
     db: &dyn Database,
-    body: impl FnOnce(&dyn Database) -> Result<T, E>,
+    body: impl AsyncFnOnce(&dyn Database) -> Result<T, E>,
 ) -> Result<T, E> {
-    ensure_schema(db)?;
-    in_transaction(db, || body(&Nested(db)))
+    ensure_schema(db).await?;
+    in_transaction(db, async || body(&Nested(db)).await).await
 }
 
 /// Brings the caller's derived rows (search entries, tag rows) up to date with the tasks a
@@ -855,34 +869,34 @@ pub fn in_batch<T, E: From<StoreError>>(
 ///
 /// `INDEXED BY`: without statistics SQLite may pick `tasks_by_user_seq` (also led by
 /// `user_id`) over the partial index, and read every task of the user to find the stale ones.
-fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
+async fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
     let stale = db.execute(
         "SELECT 1 FROM tasks INDEXED BY tasks_stale WHERE user_id = ?1 AND derived_stale = 1 LIMIT 1",
         &[user_id.into()],
-    )?;
+    ).await?;
     if stale.is_empty() {
         return Ok(());
     }
     let user = [Value::from(user_id)];
-    in_transaction(db, || {
+    in_transaction(db, async || {
         db.execute(
             "DELETE FROM task_tags WHERE task_id IN \
              (SELECT id FROM tasks INDEXED BY tasks_stale WHERE user_id = ?1 AND derived_stale = 1)",
             &user,
-        )?;
+        ).await?;
         db.execute(
             "INSERT OR IGNORE INTO task_tags (user_id, tag, task_id, name) \
              SELECT t.user_id, j.key, t.id, j.value FROM tasks t INDEXED BY tasks_stale, json_each(t.tags) j \
              WHERE t.user_id = ?1 AND t.derived_stale = 1",
             &user,
-        )?;
+        ).await?;
         // `owner` is the user id in hex: one token, which every search requires.
         db.execute(
             "INSERT OR REPLACE INTO task_search (rowid, owner, title, description) \
              SELECT id, hex(user_id), title, description FROM tasks INDEXED BY tasks_stale \
              WHERE user_id = ?1 AND derived_stale = 1",
             &user,
-        )?;
+        ).await?;
         // Only the marks: `updated_at` (the ETag) stays, nothing the client sees changed. In
         // the transaction that wrote the entries, so a task with an entry is always marked as
         // having one (a delete trusts the mark, see `delete_task`).
@@ -890,9 +904,9 @@ fn refresh_derived(db: &dyn Database, user_id: &str) -> Result<(), StoreError> {
             "UPDATE tasks INDEXED BY tasks_stale SET derived_stale = 0, search_entry = 1 \
              WHERE user_id = ?1 AND derived_stale = 1",
             &user,
-        )?;
+        ).await?;
         Ok(())
-    })
+    }).await
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -913,11 +927,11 @@ pub enum Created {
 
 /// Inserts a task. With a key, the insert and the uniqueness check are one statement, so
 /// concurrent retries of one create make one task.
-pub fn create_task(
+pub async fn create_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     task: &NewTask,
-    idempotency: Option<&IdempotencyKey>,
+    idempotency: Option<&IdempotencyKey<'_>>,
     now: Timestamp,
 ) -> Result<Created, StoreError> {
     // `INSERT … SELECT … WHERE` so the guard decides whether anything is written; the WHERE
@@ -934,25 +948,27 @@ pub fn create_task(
         guard_condition(account.source, 1)
     );
     let schedule = &task.schedule;
-    let insert = || -> Result<Answer<Option<Task>>, StoreError> {
-        let rows = db.execute(
-            &sql,
-            &[
-                account.id().into(),
-                task.title.as_str().into(),
-                task.description.as_ref().map(|d| d.as_str()).into(),
-                task.completed.into(),
-                now.as_micros().into(),
-                idempotency.map(|i| i.key).into(),
-                idempotency.map(|i| i.request_hash).into(),
-                task.priority.rank().into(),
-                task.tags.to_json().into(),
-                schedule.due_at.map(Timestamp::as_micros).into(),
-                schedule.remind_at.map(Timestamp::as_micros).into(),
-                schedule.recurrence.as_ref().map(rule_json).into(),
-                schedule.time_zone.as_str().into(),
-            ],
-        )?;
+    let insert = async || -> Result<Answer<Option<Task>>, StoreError> {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    account.id().into(),
+                    task.title.as_str().into(),
+                    task.description.as_ref().map(|d| d.as_str()).into(),
+                    task.completed.into(),
+                    now.as_micros().into(),
+                    idempotency.map(|i| i.key).into(),
+                    idempotency.map(|i| i.request_hash).into(),
+                    task.priority.rank().into(),
+                    task.tags.to_json().into(),
+                    schedule.due_at.map(Timestamp::as_micros).into(),
+                    schedule.remind_at.map(Timestamp::as_micros).into(),
+                    schedule.recurrence.as_ref().map(rule_json).into(),
+                    schedule.time_zone.as_str().into(),
+                ],
+            )
+            .await?;
         let Some(mut row) = rows.into_iter().next() else {
             return Ok(Answer::Unsure(None));
         };
@@ -965,11 +981,12 @@ pub fn create_task(
             db.execute(
                 "INSERT INTO users (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
                 &[account.id().into(), now.as_micros().into()],
-            )?;
+            )
+            .await?;
         }
         Ok(Answer::Sure(Some(task)))
     };
-    if let Some(created) = guarded_write(db, account, now, insert)? {
+    if let Some(created) = guarded_write(db, account, now, insert).await? {
         return Ok(Created::New(created));
     }
     let Some(idempotency) = idempotency else {
@@ -983,7 +1000,7 @@ pub fn create_task(
             "SELECT {TASK_COLUMNS}, request_hash FROM tasks WHERE user_id = ?1 AND idempotency_key = ?2"
         ),
         &[account.id().into(), idempotency.key.into()],
-    )?;
+    ).await?;
     match rows.into_iter().next() {
         Some(mut row) => {
             let hash = row.pop();
@@ -995,7 +1012,7 @@ pub fn create_task(
             }
         }
         // The keyed task was deleted in between: its key went with it, so this is a new create.
-        None => match insert()? {
+        None => match insert().await? {
             Answer::Sure(Some(task)) | Answer::Unsure(Some(task)) => Ok(Created::New(task)),
             _ => Err(StoreError::Corrupt(anyhow!(
                 "keyed insert returned no row twice"
@@ -1025,12 +1042,12 @@ fn expected_param(expected: Expected) -> Value {
 /// gone back). A patch that would complete a recurring task is not applied here (nothing
 /// comes back, as for a missing task): that completion also creates the next occurrence, and
 /// `task_writes` does both.
-pub fn update_task(
+pub async fn update_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
     patch: &TaskPatch,
-    expected: Expected,
+    expected: Expected<'_>,
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let (set_description, description) = match &patch.description {
@@ -1056,25 +1073,28 @@ pub fn update_task(
     // A new title, description or tags changes the task's search entry or tag rows.
     let touches_derived =
         patch.title.is_some() || patch.description.is_some() || patch.tags.is_some();
-    guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                patch.title.as_ref().map(|t| t.as_str()).into(),
-                set_description.into(),
-                description.into(),
-                patch.completed.into(),
-                now.as_micros().into(),
-                expected_param(expected),
-                patch.priority.map(TaskPriority::rank).into(),
-                patch.tags.as_ref().map(TagSet::to_json).into(),
-                touches_derived.into(),
-            ],
-        )?;
+    guarded_write(db, account, now, async || {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    patch.title.as_ref().map(|t| t.as_str()).into(),
+                    set_description.into(),
+                    description.into(),
+                    patch.completed.into(),
+                    now.as_micros().into(),
+                    expected_param(expected),
+                    patch.priority.map(TaskPriority::rank).into(),
+                    patch.tags.as_ref().map(TagSet::to_json).into(),
+                    touches_derived.into(),
+                ],
+            )
+            .await?;
         Ok(written(single(rows)?))
     })
+    .await
 }
 
 /// A row whose completion would create its next occurrence ([`Task::completion_recurs`]).
@@ -1083,11 +1103,11 @@ const RECURRING_COMPLETION: &str =
 
 /// Flips `completed` atomically: concurrent toggles each flip once. Like [`update_task`], it
 /// leaves a recurring task that it would complete to `task_writes`.
-pub fn toggle_task(
+pub async fn toggle_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
-    expected: Expected,
+    expected: Expected<'_>,
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let sql = format!(
@@ -1100,26 +1120,29 @@ pub fn toggle_task(
         next_seq(2),
         guard_condition(account.source, 2)
     );
-    guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                now.as_micros().into(),
-                expected_param(expected),
-            ],
-        )?;
+    guarded_write(db, account, now, async || {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    now.as_micros().into(),
+                    expected_param(expected),
+                ],
+            )
+            .await?;
         Ok(written(single(rows)?))
     })
+    .await
 }
 
 /// Writes every field of `task` if the row is still at `version` (its `updated_at` when it
 /// was read): the second half of a read-modify-write, for changes that must be checked
 /// against the whole task (a due date and its reminder). `None` if the row moved on or went.
-pub fn replace_task(
+pub async fn replace_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     task: &Task,
     version: Timestamp,
     now: Timestamp,
@@ -1135,27 +1158,30 @@ pub fn replace_task(
         next_seq(2),
         guard_condition(account.source, 2)
     );
-    guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                task.id.get().into(),
-                account.id().into(),
-                version.as_micros().into(),
-                task.title.as_str().into(),
-                task.description.as_deref().into(),
-                task.completed.into(),
-                task.priority.rank().into(),
-                task.tags.to_json().into(),
-                task.due_at.map(Timestamp::as_micros).into(),
-                task.remind_at.map(Timestamp::as_micros).into(),
-                task.recurrence.as_ref().map(rule_json).into(),
-                task.time_zone.as_str().into(),
-                now.as_micros().into(),
-            ],
-        )?;
+    guarded_write(db, account, now, async || {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    task.id.get().into(),
+                    account.id().into(),
+                    version.as_micros().into(),
+                    task.title.as_str().into(),
+                    task.description.as_deref().into(),
+                    task.completed.into(),
+                    task.priority.rank().into(),
+                    task.tags.to_json().into(),
+                    task.due_at.map(Timestamp::as_micros).into(),
+                    task.remind_at.map(Timestamp::as_micros).into(),
+                    task.recurrence.as_ref().map(rule_json).into(),
+                    task.time_zone.as_str().into(),
+                    now.as_micros().into(),
+                ],
+            )
+            .await?;
         Ok(written(single(rows)?))
     })
+    .await
 }
 
 /// The next occurrence of a recurring task: when it is due, when it reminds, its rule.
@@ -1171,12 +1197,12 @@ pub struct NextOccurrence<'a> {
 /// is completed and names it. The unique `(user_id, recurs_from)` index is the second line:
 /// whatever a runtime makes of the transaction, a task gets at most one next occurrence.
 /// Whether this call created it.
-pub fn complete_recurring(
+pub async fn complete_recurring(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
     version: Timestamp,
-    next: &NextOccurrence,
+    next: &NextOccurrence<'_>,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let sql = format!(
@@ -1193,20 +1219,22 @@ pub fn complete_recurring(
         next_seq(2),
         guard_condition(account.source, 2)
     );
-    let created = guarded_write(db, account, now, || {
-        in_transaction(db, || {
-            let rows = db.execute(
-                &sql,
-                &[
-                    id.get().into(),
-                    account.id().into(),
-                    version.as_micros().into(),
-                    next.due_at.as_micros().into(),
-                    next.remind_at.map(Timestamp::as_micros).into(),
-                    rule_json(next.recurrence).into(),
-                    now.as_micros().into(),
-                ],
-            )?;
+    let created = guarded_write(db, account, now, async || {
+        in_transaction(db, async || {
+            let rows = db
+                .execute(
+                    &sql,
+                    &[
+                        id.get().into(),
+                        account.id().into(),
+                        version.as_micros().into(),
+                        next.due_at.as_micros().into(),
+                        next.remind_at.map(Timestamp::as_micros).into(),
+                        rule_json(next.recurrence).into(),
+                        now.as_micros().into(),
+                    ],
+                )
+                .await?;
             // Nothing inserted (the source moved on, or the guard failed): nothing to complete.
             let Some(occurrence) = rows
                 .into_iter()
@@ -1228,10 +1256,13 @@ pub fn complete_recurring(
                     occurrence,
                     now.as_micros().into(),
                 ],
-            )?;
+            )
+            .await?;
             Ok(written(Some(())))
         })
-    })?;
+        .await
+    })
+    .await?;
     Ok(created.is_some())
 }
 
@@ -1244,9 +1275,9 @@ pub struct TagCount {
 
 /// The user's tags, A→Z by their case-folded form, each spelled as on the most recently
 /// tagged task.
-pub fn list_tags(
+pub async fn list_tags(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     now: Timestamp,
 ) -> Result<Vec<TagCount>, StoreError> {
     let sql = format!(
@@ -1259,9 +1290,9 @@ pub fn list_tags(
            GROUP BY tag ORDER BY tag)",
         guard_columns(account.source, 1)
     );
-    guarded(db, account, now, || {
-        refresh_derived(db, account.id())?;
-        let mut rows = db.execute(&sql, &[account.id().into()])?;
+    guarded(db, account, now, async || {
+        refresh_derived(db, account.id()).await?;
+        let mut rows = db.execute(&sql, &[account.id().into()]).await?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let tags = rows
             .into_iter()
@@ -1275,6 +1306,7 @@ pub fn list_tags(
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Answer::read(sure, tags))
     })
+    .await
 }
 
 /// How a recurrence rule is stored: its fields and its series position, as JSON.
@@ -1318,11 +1350,11 @@ const WIPED: &str = "title = '-', description = NULL, tags = '{}', due_at = NULL
      remind_at = NULL, recurrence = NULL, next_task_id = NULL, purged = 1";
 
 /// Whether a task was deleted.
-pub fn delete_task(
+pub async fn delete_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
-    expected: Expected,
+    expected: Expected<'_>,
     retention: TrashRetention,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
@@ -1352,19 +1384,22 @@ pub fn delete_task(
         seq = next_seq(2),
         guard = guard_condition(account.source, 2)
     );
-    let deleted = guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                now.as_micros().into(),
-                expected_param(expected),
-                retention.cutoff(now).as_micros().into(),
-            ],
-        )?;
+    let deleted = guarded_write(db, account, now, async || {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    now.as_micros().into(),
+                    expected_param(expected),
+                    retention.cutoff(now).as_micros().into(),
+                ],
+            )
+            .await?;
         Ok(written(rows.into_iter().next()))
-    })?;
+    })
+    .await?;
     let Some(row) = deleted else {
         return Ok(false);
     };
@@ -1375,27 +1410,31 @@ pub fn delete_task(
     // task stale, which rebuilds them.)
     let flag = |column: usize| row.get(column) == Some(&Value::Integer(1));
     let (tagged, expired, indexed) = (flag(0), flag(1), flag(2));
-    let cleanup = match indexed {
-        true => db.execute(
-            "DELETE FROM task_search WHERE rowid = ?1",
-            &[id.get().into()],
-        ),
-        false => Ok(Vec::new()),
+    let cleanup = async {
+        if indexed {
+            db.execute(
+                "DELETE FROM task_search WHERE rowid = ?1",
+                &[id.get().into()],
+            )
+            .await?;
+        }
+        if tagged {
+            db.execute(
+                "DELETE FROM task_tags WHERE task_id = ?1",
+                &[id.get().into()],
+            )
+            .await?;
+        }
+        Ok::<(), DbError>(())
     }
-    .and_then(|_| match tagged {
-        true => db.execute(
-            "DELETE FROM task_tags WHERE task_id = ?1",
-            &[id.get().into()],
-        ),
-        false => Ok(Vec::new()),
-    });
+    .await;
     if let Err(error) = cleanup {
         eprintln!(
             "task {}: removing its search entry and tag rows failed: {error}",
             id.get()
         );
     }
-    if expired && let Err(error) = purge_trash(db, account.id(), retention, now) {
+    if expired && let Err(error) = purge_trash(db, account.id(), retention, now).await {
         // The next delete tries again; meanwhile no read serves or restores an expired task.
         eprintln!("purging the trash failed: {error:?}");
     }
@@ -1405,7 +1444,7 @@ pub fn delete_task(
 /// The trash's lazy purge (no scheduler): the user's tasks deleted longer ago than the
 /// retention lose their content and stay as tombstones. Run by a delete that finds some;
 /// reads check the cutoff themselves, so an unpurged old task is never listed or restorable.
-fn purge_trash(
+async fn purge_trash(
     db: &dyn Database,
     user_id: &str,
     retention: TrashRetention,
@@ -1418,7 +1457,8 @@ fn purge_trash(
             trash_of(1)
         ),
         &[user_id.into(), retention.cutoff(now).as_micros().into()],
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
@@ -1426,9 +1466,9 @@ fn purge_trash(
 /// (it changed: it came back, so an `ETag` from before the delete no longer matches) and a new
 /// `seq`. `None` if it is not in the caller's trash (never was, purged, past the retention).
 /// One statement: the owner is set back.
-pub fn restore_task(
+pub async fn restore_task(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
     retention: TrashRetention,
     now: Timestamp,
@@ -1447,25 +1487,28 @@ pub fn restore_task(
         trash_of(2),
         guard_condition(account.source, 2)
     );
-    guarded_write(db, account, now, || {
-        let rows = db.execute(
-            &sql,
-            &[
-                id.get().into(),
-                account.id().into(),
-                now.as_micros().into(),
-                retention.cutoff(now).as_micros().into(),
-            ],
-        )?;
+    guarded_write(db, account, now, async || {
+        let rows = db
+            .execute(
+                &sql,
+                &[
+                    id.get().into(),
+                    account.id().into(),
+                    now.as_micros().into(),
+                    retention.cutoff(now).as_micros().into(),
+                ],
+            )
+            .await?;
         Ok(written(single(rows)?))
     })
+    .await
 }
 
 /// The user's trash: the tasks still restorable, most recently deleted first (at most 1,000).
 /// Each is shown under its owner's id, as it will be when restored.
-pub fn list_trash(
+pub async fn list_trash(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     retention: TrashRetention,
     now: Timestamp,
 ) -> Result<Vec<TrashedTask>, StoreError> {
@@ -1479,14 +1522,16 @@ pub fn list_trash(
         guard_columns(account.source, 1),
         trash_of(1)
     );
-    guarded(db, account, now, || {
-        let mut rows = db.execute(
-            &sql,
-            &[
-                account.id().into(),
-                retention.cutoff(now).as_micros().into(),
-            ],
-        )?;
+    guarded(db, account, now, async || {
+        let mut rows = db
+            .execute(
+                &sql,
+                &[
+                    account.id().into(),
+                    retention.cutoff(now).as_micros().into(),
+                ],
+            )
+            .await?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let trash = rows
             .iter_mut()
@@ -1502,6 +1547,7 @@ pub fn list_trash(
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Answer::read(sure, trash))
     })
+    .await
 }
 
 /// One page of the changes feed, as the route answers it.
@@ -1518,9 +1564,9 @@ pub struct Changes {
 /// Every task of the user written after `since` (as it is now) and every deletion after it
 /// (a tombstone), in the order they happened: the owner's and the owner's trash rows, each
 /// range read by `(user_id, seq)` and merged.
-pub fn changes(
+pub async fn changes(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     query: ChangesQuery,
     now: Timestamp,
 ) -> Result<Changes, StoreError> {
@@ -1537,11 +1583,14 @@ pub fn changes(
         // A literal, as in the list: a bound LIMIT re-prepares the statement on every run.
         limit = query.limit
     );
-    let rows = guarded(db, account, now, || {
-        let mut rows = db.execute(&sql, &[account.id().into(), query.since.seq().into()])?;
+    let rows = guarded(db, account, now, async || {
+        let mut rows = db
+            .execute(&sql, &[account.id().into(), query.since.seq().into()])
+            .await?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         Ok(Answer::read(sure, rows))
-    })?;
+    })
+    .await?;
     let mut next = query.since;
     let mut out = Vec::with_capacity(rows.len());
     for mut row in rows {
@@ -1586,9 +1635,9 @@ pub struct Export {
     pub tags: Vec<TagCount>,
 }
 
-pub fn export(
+pub async fn export(
     db: &dyn Database,
-    account: &Account,
+    account: &Account<'_>,
     retention: TrashRetention,
     now: Timestamp,
 ) -> Result<Export, StoreError> {
@@ -1596,17 +1645,18 @@ pub fn export(
         "SELECT {TASK_COLUMNS}, {} FROM tasks WHERE user_id = ?1 ORDER BY id",
         guard_columns(account.source, 1)
     );
-    let tasks = guarded(db, account, now, || {
-        let mut rows = db.execute(&sql, &[account.id().into()])?;
+    let tasks = guarded(db, account, now, async || {
+        let mut rows = db.execute(&sql, &[account.id().into()]).await?;
         let sure = strip_guard(&mut rows, account.source) == Some(true);
         let tasks = rows
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Answer::read(sure, tasks))
-    })?;
-    let trash = list_trash(db, account, retention, now)?;
-    let tags = list_tags(db, account, now)?;
+    })
+    .await?;
+    let trash = list_trash(db, account, retention, now).await?;
+    let tags = list_tags(db, account, now).await?;
     Ok(Export {
         user_id: account.id().to_owned(),
         exported_at: now,
@@ -1621,16 +1671,18 @@ pub fn export(
 /// own `user` table is Better Auth's to delete). One transaction, so a failure erases nothing
 /// and a retry erases all; erasing twice is erasing once. The user need not exist any more in
 /// `better-auth` mode: cleaning up after Better Auth deleted the user is the point.
-pub fn erase(db: &dyn Database, account: &Account) -> Result<(), StoreError> {
-    ensure_schema(db)?;
+pub async fn erase(db: &dyn Database, account: &Account<'_>) -> Result<(), StoreError> {
+    ensure_schema(db).await?;
     let user: Value = account.id().into();
-    in_transaction(db, || {
+    in_transaction(db, async || {
         // The search index holds a copy of the text under the user's owner token; every entry
         // with it goes, also one a failed cleanup left without a task.
-        let entries = db.execute(
-            "SELECT json_group_array(rowid) FROM task_search WHERE task_search MATCH ?1",
-            &[crate::domain::search::owner_expression(account.id()).into()],
-        )?;
+        let entries = db
+            .execute(
+                "SELECT json_group_array(rowid) FROM task_search WHERE task_search MATCH ?1",
+                &[crate::domain::search::owner_expression(account.id()).into()],
+            )
+            .await?;
         if let Some(Value::Text(ids)) = entries
             .into_iter()
             .next()
@@ -1639,28 +1691,34 @@ pub fn erase(db: &dyn Database, account: &Account) -> Result<(), StoreError> {
             db.execute(
                 "DELETE FROM task_search WHERE rowid IN (SELECT value FROM json_each(?1))",
                 &[ids.into()],
-            )?;
+            )
+            .await?;
         }
         db.execute(
             "DELETE FROM task_tags WHERE user_id = ?1",
             std::slice::from_ref(&user),
-        )?;
+        )
+        .await?;
         db.execute(
             "DELETE FROM tasks WHERE user_id = ?1",
             std::slice::from_ref(&user),
-        )?;
+        )
+        .await?;
         db.execute(
             "DELETE FROM rate_limits WHERE user_id = ?1",
             std::slice::from_ref(&user),
-        )?;
+        )
+        .await?;
         if account.source == UserSource::Auto {
             db.execute(
                 "DELETE FROM users WHERE id = ?1",
                 std::slice::from_ref(&user),
-            )?;
+            )
+            .await?;
         }
         Ok(())
     })
+    .await
 }
 
 /// The live JWKS cache row of `url`: the last document that parsed (if any), when it was
@@ -1672,18 +1730,19 @@ pub struct CachedJwks {
     pub attempted_at: Option<i64>,
 }
 
-pub fn cached_jwks(db: &dyn Database, url: &str) -> Result<Option<CachedJwks>, StoreError> {
-    let select = || {
+pub async fn cached_jwks(db: &dyn Database, url: &str) -> Result<Option<CachedJwks>, StoreError> {
+    let select = async || {
         db.execute(
             "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
             &[url.into()],
         )
+        .await
     };
-    let rows = match select() {
+    let rows = match select().await {
         // A database no request has migrated yet.
         Err(error) if error.schema_behind() => {
-            ensure_schema(db)?;
-            select()?
+            ensure_schema(db).await?;
+            select().await?
         }
         other => other?,
     };
@@ -1709,24 +1768,26 @@ pub fn cached_jwks(db: &dyn Database, url: &str) -> Result<Option<CachedJwks>, S
 
 /// Takes the next fetch of `url` if no attempt happened since `not_since` (µs): one atomic
 /// statement, so concurrent requests cannot both win.
-pub fn claim_jwks_fetch(
+pub async fn claim_jwks_fetch(
     db: &dyn Database,
     url: &str,
     now: Timestamp,
     not_since: i64,
 ) -> Result<bool, StoreError> {
-    let rows = db.execute(
-        "INSERT INTO jwks_cache (url, attempted_at) VALUES (?1, ?2) \
+    let rows = db
+        .execute(
+            "INSERT INTO jwks_cache (url, attempted_at) VALUES (?1, ?2) \
          ON CONFLICT (url) DO UPDATE SET attempted_at = excluded.attempted_at \
          WHERE jwks_cache.attempted_at <= ?3 \
          RETURNING 1",
-        &[url.into(), now.as_micros().into(), not_since.into()],
-    )?;
+            &[url.into(), now.as_micros().into(), not_since.into()],
+        )
+        .await?;
     Ok(!rows.is_empty())
 }
 
 /// Stores a document that parsed as a JWKS.
-pub fn save_jwks(
+pub async fn save_jwks(
     db: &dyn Database,
     url: &str,
     jwks: &str,
@@ -1735,20 +1796,21 @@ pub fn save_jwks(
     db.execute(
         "UPDATE jwks_cache SET jwks = ?2, fetched_at = ?3 WHERE url = ?1",
         &[url.into(), jwks.into(), now.as_micros().into()],
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
 /// Counts one request of `user` in the one-minute window containing `now` and returns the
 /// window's count so far. One upsert: concurrent requests, on any replica, each count once. A
 /// replica whose clock is behind never moves a window back.
-pub fn count_request(
+pub async fn count_request(
     db: &dyn Database,
     user: &AuthenticatedUser,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
     let window = now.as_micros().div_euclid(60_000_000);
-    let upsert = || {
+    let upsert = async || {
         db.execute(
             "INSERT INTO rate_limits (user_id, window_start, count) VALUES (?1, ?2, 1) \
          ON CONFLICT (user_id) DO UPDATE SET \
@@ -1758,18 +1820,19 @@ pub fn count_request(
          RETURNING count",
             &[user.id().into(), window.into()],
         )
+        .await
     };
     // The limiter runs before any guarded statement: on a database no request has seen yet
     // it is the first to find the tables missing.
-    let rows = match upsert() {
+    let rows = match upsert().await {
         Err(error) if error.schema_behind() => {
-            ensure_schema(db)?;
-            upsert()?
+            ensure_schema(db).await?;
+            upsert().await?
         }
         other => other?,
     };
     match rows.first().map(Vec::as_slice) {
-        Some([Value::Integer(count)]) => Ok(*count),
+        Some(&[Value::Integer(count)]) => Ok(count),
         _ => Err(StoreError::Corrupt(anyhow!(
             "rate limit upsert returned no count"
         ))),
@@ -1867,6 +1930,7 @@ fn tests_support_account(id: &str) -> Account<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Now;
     use crate::domain::{TaskDescription, TaskTitle};
     use crate::sqlite::SqliteDb;
 
@@ -1881,7 +1945,9 @@ mod tests {
     fn setup(users: &[&str]) -> SqliteDb {
         let db = SqliteDb::in_memory();
         for user in users {
-            ensure_user(&db, UserSource::Auto, &identity(user), at(1)).unwrap();
+            ensure_user(&db, UserSource::Auto, &identity(user), at(1))
+                .now()
+                .unwrap();
         }
         db
     }
@@ -1903,7 +1969,7 @@ mod tests {
         task: &NewTask,
         now: Timestamp,
     ) -> Result<Task, StoreError> {
-        match create_task(db, user, task, None, now)? {
+        match create_task(db, user, task, None, now).now()? {
             Created::New(task) => Ok(task),
             other => panic!("an unkeyed create made {other:?}"),
         }
@@ -1932,22 +1998,27 @@ mod tests {
         let db = SqliteDb::in_memory();
         assert_eq!(
             ensure_user(&db, UserSource::Auto, &identity("a"), at(5))
+                .now()
                 .unwrap()
                 .status,
             UserStatus::Known
         );
-        let rows = db.execute("SELECT id, created_at FROM users", &[]).unwrap();
+        let rows = db
+            .execute("SELECT id, created_at FROM users", &[])
+            .now()
+            .unwrap();
         assert_eq!(rows, vec![vec![Value::Text("a".into()), Value::Integer(5)]]);
-        assert_eq!(ensure_schema(&db).unwrap(), migrations::LATEST);
+        assert_eq!(ensure_schema(&db).now().unwrap(), migrations::LATEST);
     }
 
     #[test]
     fn migrations_rerun_on_an_existing_database_keep_data() {
         let db = setup(&["a"]);
         create_plain(&db, &user("a"), &new_task("keep me"), at(10)).unwrap();
-        migrations::apply(&db, 0).unwrap();
+        migrations::apply(&db, 0).now().unwrap();
         assert_eq!(
             list_tasks(&db, &user("a"), &ListQuery::default(), at(0))
+                .now()
                 .unwrap()
                 .tasks
                 .len(),
@@ -1955,6 +2026,7 @@ mod tests {
         );
         let versions = db
             .execute("SELECT version FROM schema_migrations", &[])
+            .now()
             .unwrap();
         assert_eq!(versions.len(), migrations::MIGRATIONS.len());
     }
@@ -1962,7 +2034,7 @@ mod tests {
     #[test]
     fn better_auth_mode_needs_the_user_table_and_the_user() {
         let db = setup(&[]);
-        let missing = ensure_user(&db, UserSource::BetterAuth, &identity("a"), at(1));
+        let missing = ensure_user(&db, UserSource::BetterAuth, &identity("a"), at(1)).now();
         assert!(
             matches!(missing, Err(StoreError::NoBetterAuthTable)),
             "{missing:?}"
@@ -1971,27 +2043,35 @@ mod tests {
             "CREATE TABLE \"user\" (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, \
              emailVerified INTEGER NOT NULL, image TEXT, createdAt DATE NOT NULL, updatedAt DATE NOT NULL)",
             &[],
-        )
+        ).now()
         .unwrap();
         db.execute(
             "INSERT INTO \"user\" VALUES ('a', 'Ann', 'a@x', 0, NULL, '2026-01-01', '2026-01-01')",
             &[],
         )
+        .now()
         .unwrap();
         assert_eq!(
             ensure_user(&db, UserSource::BetterAuth, &identity("a"), at(1))
+                .now()
                 .unwrap()
                 .status,
             UserStatus::Known
         );
         assert_eq!(
             ensure_user(&db, UserSource::BetterAuth, &identity("b"), at(1))
+                .now()
                 .unwrap()
                 .status,
             UserStatus::Unknown
         );
         // Better Auth mode never writes our users table.
-        assert!(db.execute("SELECT * FROM users", &[]).unwrap().is_empty());
+        assert!(
+            db.execute("SELECT * FROM users", &[])
+                .now()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -2014,7 +2094,7 @@ mod tests {
         .unwrap();
         assert_eq!((task.created_at, task.updated_at), (at(100), at(100)));
         assert_eq!(
-            get_task(&db, &a, task.id, at(0)).unwrap(),
+            get_task(&db, &a, task.id, at(0)).now().unwrap(),
             Some(task.clone())
         );
 
@@ -2023,6 +2103,7 @@ mod tests {
             ..TaskPatch::default()
         };
         let updated = update_task(&db, &a, task.id, &patch, None, at(200))
+            .now()
             .unwrap()
             .unwrap();
         assert_eq!(updated.description, None);
@@ -2031,19 +2112,29 @@ mod tests {
         assert_eq!(updated.updated_at, at(200));
 
         let toggled = toggle_task(&db, &a, task.id, None, at(300))
+            .now()
             .unwrap()
             .unwrap();
         assert!(toggled.completed);
         assert!(
             !toggle_task(&db, &a, task.id, None, at(400))
+                .now()
                 .unwrap()
                 .unwrap()
                 .completed
         );
 
-        assert!(delete_task(&db, &a, task.id, None, keep(), at(0)).unwrap());
-        assert!(!delete_task(&db, &a, task.id, None, keep(), at(0)).unwrap());
-        assert_eq!(get_task(&db, &a, task.id, at(0)).unwrap(), None);
+        assert!(
+            delete_task(&db, &a, task.id, None, keep(), at(0))
+                .now()
+                .unwrap()
+        );
+        assert!(
+            !delete_task(&db, &a, task.id, None, keep(), at(0))
+                .now()
+                .unwrap()
+        );
+        assert_eq!(get_task(&db, &a, task.id, at(0)).now().unwrap(), None);
     }
 
     #[test]
@@ -2052,10 +2143,12 @@ mod tests {
         let a = user("a");
         let task = create_plain(&db, &a, &new_task("t"), at(1000)).unwrap();
         let same_tick = toggle_task(&db, &a, task.id, None, at(1000))
+            .now()
             .unwrap()
             .unwrap();
         assert!(same_tick.updated_at > task.updated_at);
         let clock_went_back = update_task(&db, &a, task.id, &TaskPatch::default(), None, at(10))
+            .now()
             .unwrap()
             .unwrap();
         assert!(clock_went_back.updated_at > same_tick.updated_at);
@@ -2067,24 +2160,34 @@ mod tests {
         let db = setup(&["a", "b"]);
         let (a, b) = (user("a"), user("b"));
         let task = create_plain(&db, &a, &new_task("a's"), at(1)).unwrap();
-        assert_eq!(get_task(&db, &b, task.id, at(0)).unwrap(), None);
-        assert_eq!(toggle_task(&db, &b, task.id, None, at(2)).unwrap(), None);
+        assert_eq!(get_task(&db, &b, task.id, at(0)).now().unwrap(), None);
+        assert_eq!(
+            toggle_task(&db, &b, task.id, None, at(2)).now().unwrap(),
+            None
+        );
         let patch = TaskPatch {
             title: Some(TaskTitle::parse("mine").unwrap()),
             ..Default::default()
         };
         assert_eq!(
-            update_task(&db, &b, task.id, &patch, None, at(2)).unwrap(),
+            update_task(&db, &b, task.id, &patch, None, at(2))
+                .now()
+                .unwrap(),
             None
         );
-        assert!(!delete_task(&db, &b, task.id, None, keep(), at(0)).unwrap());
+        assert!(
+            !delete_task(&db, &b, task.id, None, keep(), at(0))
+                .now()
+                .unwrap()
+        );
         assert!(
             list_tasks(&db, &b, &ListQuery::default(), at(0))
+                .now()
                 .unwrap()
                 .tasks
                 .is_empty()
         );
-        assert_eq!(get_task(&db, &a, task.id, at(0)).unwrap(), Some(task));
+        assert_eq!(get_task(&db, &a, task.id, at(0)).now().unwrap(), Some(task));
     }
 
     #[test]
@@ -2098,12 +2201,17 @@ mod tests {
         ] {
             let task = create_plain(&db, &a, &new_task(title), at(1)).unwrap();
             assert_eq!(
-                get_task(&db, &a, task.id, at(0)).unwrap().unwrap().title,
+                get_task(&db, &a, task.id, at(0))
+                    .now()
+                    .unwrap()
+                    .unwrap()
+                    .title,
                 title
             );
         }
         assert_eq!(
             list_tasks(&db, &a, &ListQuery::default(), at(0))
+                .now()
                 .unwrap()
                 .tasks
                 .len(),
@@ -2114,6 +2222,7 @@ mod tests {
     fn titles(db: &SqliteDb, query: &str) -> Vec<String> {
         let query = ListQuery::parse(query).unwrap();
         list_tasks(db, &user("a"), &query, at(0))
+            .now()
             .unwrap()
             .tasks
             .into_iter()
@@ -2131,10 +2240,11 @@ mod tests {
         }
         create_plain(&db, &user("b"), &new_task("not a's"), at(15)).unwrap();
         let d = list_tasks(&db, &a, &ListQuery::default(), at(0))
+            .now()
             .unwrap()
             .tasks[0]
             .id;
-        toggle_task(&db, &a, d, None, at(40)).unwrap();
+        toggle_task(&db, &a, d, None, at(40)).now().unwrap();
 
         assert_eq!(titles(&db, ""), ["d", "a", "C", "b"]);
         assert_eq!(titles(&db, "order=asc"), ["b", "C", "a", "d"]);
@@ -2173,6 +2283,7 @@ mod tests {
                 let q = ListQuery::parse(&format!("{query}&limit=6&offset={}", page * 6)).unwrap();
                 seen.extend(
                     list_tasks(&db, &a, &q, at(0))
+                        .now()
                         .unwrap()
                         .tasks
                         .into_iter()
@@ -2202,6 +2313,7 @@ mod tests {
                             &format!("EXPLAIN QUERY PLAN {}", listed.sql),
                             &listed.params,
                         )
+                        .now()
                         .unwrap();
                     let details: Vec<String> = plan
                         .iter()
@@ -2237,12 +2349,16 @@ mod tests {
             key: "k1",
             request_hash: "h1",
         };
-        let Created::New(first) = create_task(&db, &a, &new_task("t"), Some(&key), at(1)).unwrap()
+        let Created::New(first) = create_task(&db, &a, &new_task("t"), Some(&key), at(1))
+            .now()
+            .unwrap()
         else {
             panic!("first create")
         };
         assert_eq!(
-            create_task(&db, &a, &new_task("t"), Some(&key), at(2)).unwrap(),
+            create_task(&db, &a, &new_task("t"), Some(&key), at(2))
+                .now()
+                .unwrap(),
             Created::Replayed(first.clone())
         );
         let other_body = IdempotencyKey {
@@ -2250,24 +2366,35 @@ mod tests {
             request_hash: "h2",
         };
         assert_eq!(
-            create_task(&db, &a, &new_task("u"), Some(&other_body), at(3)).unwrap(),
+            create_task(&db, &a, &new_task("u"), Some(&other_body), at(3))
+                .now()
+                .unwrap(),
             Created::KeyReused
         );
         // Keys are per user.
         assert!(matches!(
-            create_task(&db, &user("b"), &new_task("t"), Some(&key), at(4)).unwrap(),
+            create_task(&db, &user("b"), &new_task("t"), Some(&key), at(4))
+                .now()
+                .unwrap(),
             Created::New(_)
         ));
         assert_eq!(
             list_tasks(&db, &a, &ListQuery::default(), at(0))
+                .now()
                 .unwrap()
                 .tasks,
             vec![first.clone()]
         );
         // A deleted task takes its key with it.
-        assert!(delete_task(&db, &a, first.id, None, keep(), at(0)).unwrap());
+        assert!(
+            delete_task(&db, &a, first.id, None, keep(), at(0))
+                .now()
+                .unwrap()
+        );
         assert!(matches!(
-            create_task(&db, &a, &new_task("t"), Some(&key), at(5)).unwrap(),
+            create_task(&db, &a, &new_task("t"), Some(&key), at(5))
+                .now()
+                .unwrap(),
             Created::New(_)
         ));
     }
@@ -2280,24 +2407,35 @@ mod tests {
         let stale = [task.updated_at.as_micros() - 1];
         let current = [task.updated_at.as_micros()];
         assert_eq!(
-            toggle_task(&db, &a, task.id, Some(&stale), at(20)).unwrap(),
+            toggle_task(&db, &a, task.id, Some(&stale), at(20))
+                .now()
+                .unwrap(),
             None
         );
         assert_eq!(
-            toggle_task(&db, &a, task.id, Some(&[]), at(20)).unwrap(),
+            toggle_task(&db, &a, task.id, Some(&[]), at(20))
+                .now()
+                .unwrap(),
             None
         );
         let toggled = toggle_task(&db, &a, task.id, Some(&[1, current[0]]), at(20))
+            .now()
             .unwrap()
             .unwrap();
         assert!(toggled.completed);
         let patch = TaskPatch::default();
         assert_eq!(
-            update_task(&db, &a, task.id, &patch, Some(&current), at(30)).unwrap(),
+            update_task(&db, &a, task.id, &patch, Some(&current), at(30))
+                .now()
+                .unwrap(),
             None,
             "now stale"
         );
-        assert!(!delete_task(&db, &a, task.id, Some(&current), keep(), at(0)).unwrap());
+        assert!(
+            !delete_task(&db, &a, task.id, Some(&current), keep(), at(0))
+                .now()
+                .unwrap()
+        );
         assert!(
             delete_task(
                 &db,
@@ -2307,6 +2445,7 @@ mod tests {
                 keep(),
                 at(0)
             )
+            .now()
             .unwrap()
         );
     }
@@ -2316,7 +2455,9 @@ mod tests {
         let db = setup(&["a", "b"]);
         let minute = 60_000_000;
         let count = |user: &str, at_micros: i64| {
-            count_request(&db, &user_for(user), at(at_micros)).unwrap()
+            count_request(&db, &user_for(user), at(at_micros))
+                .now()
+                .unwrap()
         };
         assert_eq!(
             (
@@ -2347,29 +2488,39 @@ mod tests {
         let two_days = TrashRetention::days(2).unwrap();
         let task = create_plain(&db, &a, &new_task("kept a while"), at(day)).unwrap();
         let other = create_plain(&db, &a, &new_task("deleted later"), at(day)).unwrap();
-        assert!(delete_task(&db, &a, task.id, None, two_days, at(2 * day)).unwrap());
+        assert!(
+            delete_task(&db, &a, task.id, None, two_days, at(2 * day))
+                .now()
+                .unwrap()
+        );
         // Another user can neither see nor restore it.
         assert!(
             list_trash(&db, &b, two_days, at(2 * day))
+                .now()
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            restore_task(&db, &b, task.id, two_days, at(2 * day)).unwrap(),
+            restore_task(&db, &b, task.id, two_days, at(2 * day))
+                .now()
+                .unwrap(),
             None
         );
-        let trash = list_trash(&db, &a, two_days, at(3 * day)).unwrap();
+        let trash = list_trash(&db, &a, two_days, at(3 * day)).now().unwrap();
         assert_eq!(trash.len(), 1);
         assert_eq!(trash[0].task, task);
         assert_eq!(trash[0].deleted_at, at(2 * day));
         // Past the retention: not listed, not restorable, even before a purge ran.
         assert!(
             list_trash(&db, &a, two_days, at(5 * day))
+                .now()
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            restore_task(&db, &a, task.id, two_days, at(5 * day)).unwrap(),
+            restore_task(&db, &a, task.id, two_days, at(5 * day))
+                .now()
+                .unwrap(),
             None
         );
         let stored = |id: TaskId| -> Vec<Value> {
@@ -2377,6 +2528,7 @@ mod tests {
                 "SELECT purged, title, user_id FROM tasks WHERE id = ?1",
                 &[id.get().into()],
             )
+            .now()
             .unwrap()
             .remove(0)
         };
@@ -2385,7 +2537,11 @@ mod tests {
             [Value::Integer(0), "kept a while".into(), "\u{1}a".into()]
         );
         // The next delete purges it: the content goes, the tombstone stays in the feed.
-        assert!(delete_task(&db, &a, other.id, None, two_days, at(5 * day)).unwrap());
+        assert!(
+            delete_task(&db, &a, other.id, None, two_days, at(5 * day))
+                .now()
+                .unwrap()
+        );
         assert_eq!(
             stored(task.id),
             [Value::Integer(1), "-".into(), "\u{1}a".into()]
@@ -2399,6 +2555,7 @@ mod tests {
             },
             at(5 * day),
         )
+        .now()
         .unwrap();
         assert_eq!(
             feed.changes,
@@ -2423,18 +2580,20 @@ mod tests {
                 },
                 at(5 * day)
             )
+            .now()
             .unwrap()
             .changes
             .is_empty()
         );
         // The one deleted in time comes back, as it was but for a later updated_at.
         let back = restore_task(&db, &a, other.id, two_days, at(6 * day))
+            .now()
             .unwrap()
             .unwrap();
         assert_eq!(back.title, other.title);
         assert_eq!(back.updated_at, at(6 * day));
         assert_eq!(
-            get_task(&db, &a, other.id, at(6 * day)).unwrap(),
+            get_task(&db, &a, other.id, at(6 * day)).now().unwrap(),
             Some(back)
         );
     }
@@ -2444,7 +2603,9 @@ mod tests {
         let db = setup(&["a"]);
         let a = user("a");
         let feed_ids = |since: SyncToken| -> (Vec<i64>, SyncToken) {
-            let page = changes(&db, &a, ChangesQuery { since, limit: 100 }, at(0)).unwrap();
+            let page = changes(&db, &a, ChangesQuery { since, limit: 100 }, at(0))
+                .now()
+                .unwrap();
             let ids = page
                 .changes
                 .iter()
@@ -2459,12 +2620,20 @@ mod tests {
         let two = create_plain(&db, &a, &new_task("two"), at(2)).unwrap();
         let (ids, token) = feed_ids(SyncToken::START);
         assert_eq!(ids, [one.id.get(), two.id.get()]);
-        toggle_task(&db, &a, one.id, None, at(3)).unwrap().unwrap();
+        toggle_task(&db, &a, one.id, None, at(3))
+            .now()
+            .unwrap()
+            .unwrap();
         assert_eq!(feed_ids(token).0, [one.id.get()]);
         assert_eq!(feed_ids(SyncToken::START).0, [two.id.get(), one.id.get()]);
-        assert!(delete_task(&db, &a, two.id, None, keep(), at(4)).unwrap());
+        assert!(
+            delete_task(&db, &a, two.id, None, keep(), at(4))
+                .now()
+                .unwrap()
+        );
         assert_eq!(feed_ids(token).0, [one.id.get(), -two.id.get()]);
         restore_task(&db, &a, two.id, keep(), at(5))
+            .now()
             .unwrap()
             .unwrap();
         assert_eq!(feed_ids(token).0, [one.id.get(), two.id.get()]);
@@ -2483,20 +2652,23 @@ mod tests {
              VALUES (7, 'a', 'old milk', 1, 1, 7)",
             &[],
         )
+        .now()
         .unwrap();
         db.execute(
             "INSERT INTO task_search (rowid, owner, title, description) \
              VALUES (7, hex('a'), 'old milk', NULL)",
             &[],
         )
+        .now()
         .unwrap();
         let entries = || {
             db.execute("SELECT count(*) FROM task_search WHERE rowid = 7", &[])
+                .now()
                 .unwrap()[0][0]
                 .clone()
         };
         assert_eq!(entries(), Value::Integer(1));
-        let deleted = delete_task(&db, &account, TaskId::from_db(7), None, keep(), at(2));
+        let deleted = delete_task(&db, &account, TaskId::from_db(7), None, keep(), at(2)).now();
         assert!(deleted.unwrap());
         assert_eq!(entries(), Value::Integer(0), "the entry outlived its task");
     }
@@ -2505,6 +2677,7 @@ mod tests {
 #[cfg(test)]
 mod statement_count_tests {
     use super::*;
+    use crate::db::Now;
     use crate::domain::TaskPatch;
 
     /// Under Spin every statement is a round trip, so the hot path is one statement per
@@ -2526,7 +2699,8 @@ mod statement_count_tests {
             schedule: Default::default(),
         };
         // A fresh database: the first create fails on the missing table, migrates, retries.
-        let Created::New(created) = create_task(&db, &account, &task, None, now).unwrap() else {
+        let Created::New(created) = create_task(&db, &account, &task, None, now).now().unwrap()
+        else {
             panic!("not created")
         };
         let first = db.take();
@@ -2542,17 +2716,24 @@ mod statement_count_tests {
                 "{what} is unguarded"
             );
         };
-        create_task(&db, &account, &task, None, now).unwrap();
+        create_task(&db, &account, &task, None, now).now().unwrap();
         one("create", db.take());
-        list_tasks(&db, &account, &ListQuery::default(), now).unwrap();
+        list_tasks(&db, &account, &ListQuery::default(), now)
+            .now()
+            .unwrap();
         one("list", db.take());
-        get_task(&db, &account, created.id, now).unwrap().unwrap();
+        get_task(&db, &account, created.id, now)
+            .now()
+            .unwrap()
+            .unwrap();
         one("get", db.take());
         update_task(&db, &account, created.id, &TaskPatch::default(), None, now)
+            .now()
             .unwrap()
             .unwrap();
         one("update", db.take());
         toggle_task(&db, &account, created.id, None, now)
+            .now()
             .unwrap()
             .unwrap();
         one("toggle", db.take());
@@ -2565,6 +2746,7 @@ mod statement_count_tests {
                 TrashRetention::days(30).unwrap(),
                 now
             )
+            .now()
             .unwrap()
         );
         // One statement moves the task to the trash: it has no search entry or tag rows (no
@@ -2578,11 +2760,12 @@ mod statement_count_tests {
         one("delete", delete);
 
         // A task a search has indexed: its entry goes in a second statement, and is gone.
-        let Created::New(searched) = create_task(&db, &account, &task, None, now).unwrap() else {
+        let Created::New(searched) = create_task(&db, &account, &task, None, now).now().unwrap()
+        else {
             panic!("not created")
         };
         let search = ListQuery::parse("q=t").unwrap();
-        let found = list_tasks(&db, &account, &search, now).unwrap();
+        let found = list_tasks(&db, &account, &search, now).now().unwrap();
         assert!(found.tasks.iter().any(|t| t.id == searched.id));
         db.take();
         assert!(
@@ -2594,6 +2777,7 @@ mod statement_count_tests {
                 TrashRetention::days(30).unwrap(),
                 now
             )
+            .now()
             .unwrap()
         );
         let deleted = db.take();
@@ -2605,6 +2789,7 @@ mod statement_count_tests {
                 "SELECT count(*) FROM task_search WHERE rowid = ?1",
                 &[searched.id.get().into()],
             )
+            .now()
             .unwrap();
         assert_eq!(
             left[0][0],
@@ -2614,7 +2799,12 @@ mod statement_count_tests {
         db.take();
 
         // Nothing found: one more statement says the schema is current, and no retry.
-        assert!(get_task(&db, &account, created.id, now).unwrap().is_none());
+        assert!(
+            get_task(&db, &account, created.id, now)
+                .now()
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(db.take().len(), 2);
     }
 
@@ -2622,7 +2812,7 @@ mod statement_count_tests {
     #[test]
     fn a_first_create_records_the_user() {
         let db = crate::test_support::counting_db();
-        ensure_schema(&db).unwrap();
+        ensure_schema(&db).now().unwrap();
         let account = super::tests_support_account("newcomer");
         let task = NewTask {
             title: crate::domain::TaskTitle::parse("t").unwrap(),
@@ -2632,8 +2822,13 @@ mod statement_count_tests {
             tags: Default::default(),
             schedule: Default::default(),
         };
-        create_task(&db, &account, &task, None, Timestamp::from_micros(7)).unwrap();
-        let rows = db.execute("SELECT id, created_at FROM users", &[]).unwrap();
+        create_task(&db, &account, &task, None, Timestamp::from_micros(7))
+            .now()
+            .unwrap();
+        let rows = db
+            .execute("SELECT id, created_at FROM users", &[])
+            .now()
+            .unwrap();
         assert_eq!(
             rows,
             vec![vec![Value::Text("newcomer".into()), Value::Integer(7)]]

@@ -29,50 +29,51 @@ pub enum Written {
 /// Read-modify-write rounds before giving up on a row that others keep changing.
 const ROUNDS: usize = 16;
 
-pub fn update(
+pub async fn update(
     db: &dyn crate::db::Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
     patch: &TaskPatch,
-    expected: Expected,
+    expected: Expected<'_>,
     now: Timestamp,
 ) -> Result<Written, StoreError> {
     if patch.schedule.is_empty()
-        && let Some(task) = store::update_task(db, account, id, patch, expected, now)?
+        && let Some(task) = store::update_task(db, account, id, patch, expected, now).await?
     {
         return Ok(Written::Done(Box::new(task)));
     }
-    settle(db, account, id, expected, now, |_| patch.clone())
+    settle(db, account, id, expected, now, |_| patch.clone()).await
 }
 
-pub fn toggle(
+pub async fn toggle(
     db: &dyn crate::db::Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
-    expected: Expected,
+    expected: Expected<'_>,
     now: Timestamp,
 ) -> Result<Written, StoreError> {
-    if let Some(task) = store::toggle_task(db, account, id, expected, now)? {
+    if let Some(task) = store::toggle_task(db, account, id, expected, now).await? {
         return Ok(Written::Done(Box::new(task)));
     }
     settle(db, account, id, expected, now, |current| TaskPatch {
         completed: Some(!current.completed),
         ..TaskPatch::default()
     })
+    .await
 }
 
-fn settle(
+async fn settle(
     db: &dyn crate::db::Database,
-    account: &Account,
+    account: &Account<'_>,
     id: TaskId,
-    expected: Expected,
+    expected: Expected<'_>,
     now: Timestamp,
     patch_for: impl Fn(&Task) -> TaskPatch,
 ) -> Result<Written, StoreError> {
     // The version our own first half wrote, which `If-Match` cannot have named.
     let mut ours = None;
     for _ in 0..ROUNDS {
-        let Some(current) = store::get_task(db, account, id, now)? else {
+        let Some(current) = store::get_task(db, account, id, now).await? else {
             return Ok(Written::Missing);
         };
         let version = current.updated_at;
@@ -96,7 +97,7 @@ fn settle(
                         completed: false,
                         ..merged.clone()
                     };
-                    match store::replace_task(db, account, &uncompleted, version, now)? {
+                    match store::replace_task(db, account, &uncompleted, version, now).await? {
                         Some(written) => {
                             ours = Some(written.updated_at);
                             written.updated_at
@@ -111,8 +112,8 @@ fn settle(
                     remind_at,
                     recurrence: &recurrence,
                 };
-                if store::complete_recurring(db, account, id, base_version, &next, now)? {
-                    return Ok(match store::get_task(db, account, id, now)? {
+                if store::complete_recurring(db, account, id, base_version, &next, now).await? {
+                    return Ok(match store::get_task(db, account, id, now).await? {
                         Some(task) => Written::Done(Box::new(task)),
                         None => Written::Missing,
                     });
@@ -120,7 +121,7 @@ fn settle(
                 continue;
             }
         }
-        if let Some(task) = store::replace_task(db, account, &merged, version, now)? {
+        if let Some(task) = store::replace_task(db, account, &merged, version, now).await? {
             return Ok(Written::Done(Box::new(task)));
         }
     }

@@ -4,6 +4,7 @@
 //! `benches/scale.rs` measures the consequence, this test pins the cause. The plans are taken on
 //! the real migrated schema, for the exact SQL text the store executes.
 
+use task_api::db::Now;
 use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Cursor, CursorKey, Identity, Position};
 use task_api::domain::{ChangesQuery, SortValue, SyncToken, TrashRetention, UserSource};
@@ -18,7 +19,7 @@ use task_api::time::Timestamp;
 /// The migrated schema, plus a Better Auth `user` table as `user_source = better-auth` reads.
 fn migrated() -> Sqlite {
     let db = Sqlite::in_memory();
-    task_api::migrations::apply(&db, 0).unwrap();
+    task_api::migrations::apply(&db, 0).now().unwrap();
     db.connection()
         .execute_batch(
             "CREATE TABLE \"user\" (id TEXT PRIMARY KEY, name TEXT NOT NULL); \
@@ -352,7 +353,9 @@ fn the_tag_list_reads_one_users_tags_in_order() {
     let db = migrated();
     let recording = StatementLog::new(&db);
     let account = user_u(UserSource::Auto);
-    store::list_tags(&recording, &account, Timestamp::from_micros(1)).unwrap();
+    store::list_tags(&recording, &account, Timestamp::from_micros(1))
+        .now()
+        .unwrap();
     // (Besides the probe for stale tasks, checked in `single_task_statements`.)
     let sql = recording
         .take()
@@ -406,14 +409,17 @@ fn single_task_statements(
     key: &IdempotencyKey,
     now: Timestamp,
 ) {
-    let store::Created::New(created) =
-        store::create_task(recording, user, task, Some(key), now).unwrap()
+    let store::Created::New(created) = store::create_task(recording, user, task, Some(key), now)
+        .now()
+        .unwrap()
     else {
         panic!("the first keyed create makes a task")
     };
     let id = created.id;
     // The same key again: the create answers from the keyed lookup.
-    store::create_task(recording, user, task, Some(key), now).unwrap();
+    store::create_task(recording, user, task, Some(key), now)
+        .now()
+        .unwrap();
     let keyed_lookup = recording.take().pop().unwrap();
     assert_plan(
         db,
@@ -422,9 +428,13 @@ fn single_task_statements(
     );
 
     // A task that exists, so each statement's guard answers for itself (no fallback check).
-    store::get_task(recording, user, id, now).unwrap().unwrap();
+    store::get_task(recording, user, id, now)
+        .now()
+        .unwrap()
+        .unwrap();
     let patch = TaskPatch::default();
     let updated = store::update_task(recording, user, id, &patch, None, now)
+        .now()
         .unwrap()
         .unwrap();
     let versions = [
@@ -432,6 +442,7 @@ fn single_task_statements(
         created.updated_at.as_micros(),
     ];
     let toggled = store::toggle_task(recording, user, id, Some(&versions), now)
+        .now()
         .unwrap()
         .unwrap();
     let tagged = TaskPatch {
@@ -441,6 +452,7 @@ fn single_task_statements(
     };
     let after_toggle = [toggled.updated_at.as_micros()];
     let retagged = store::update_task(recording, user, id, &tagged, Some(&after_toggle), now)
+        .now()
         .unwrap()
         .unwrap();
     let mut statements = recording.take();
@@ -452,6 +464,7 @@ fn single_task_statements(
     };
     assert_eq!(
         store::list_tasks(recording, user, &by_tag, now)
+            .now()
             .unwrap()
             .tasks
             .len(),
@@ -460,7 +473,11 @@ fn single_task_statements(
     recording.take();
     let current = [retagged.updated_at.as_micros()];
     let retention = TrashRetention::days(30).unwrap();
-    assert!(store::delete_task(recording, user, id, Some(&current), retention, now).unwrap());
+    assert!(
+        store::delete_task(recording, user, id, Some(&current), retention, now)
+            .now()
+            .unwrap()
+    );
     statements.extend(recording.take());
     // get, update, toggle, retag, delete (each one statement); then the task's search entry
     // and tag rows.
@@ -491,7 +508,9 @@ fn single_task_statements(
     // A read that needs derived rows first brings the user's stale tasks up to date: each of
     // those statements finds them through the partial index of stale tasks, never by scanning
     // the user's tasks.
-    let store::Created::New(_) = store::create_task(recording, user, task, None, now).unwrap()
+    let store::Created::New(_) = store::create_task(recording, user, task, None, now)
+        .now()
+        .unwrap()
     else {
         panic!("not created")
     };
@@ -500,7 +519,9 @@ fn single_task_statements(
         tags: vec![Tag::parse("a").unwrap()],
         ..ListQuery::default()
     };
-    store::list_tasks(recording, user, &query, now).unwrap();
+    store::list_tasks(recording, user, &query, now)
+        .now()
+        .unwrap();
     let refresh: Vec<String> = recording
         .take()
         .into_iter()
@@ -563,31 +584,51 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
         tags: Default::default(),
         schedule: Default::default(),
     };
-    let store::Created::New(created) = store::create_task(&db, &user, &task, None, now).unwrap()
+    let store::Created::New(created) = store::create_task(&db, &user, &task, None, now)
+        .now()
+        .unwrap()
     else {
         panic!("not created")
     };
     store::toggle_task(&recording, &user, created.id, None, now)
+        .now()
         .unwrap()
         .unwrap();
-    assert!(store::delete_task(&recording, &user, created.id, None, retention, now).unwrap());
-    store::list_trash(&recording, &user, retention, now).unwrap();
+    assert!(
+        store::delete_task(&recording, &user, created.id, None, retention, now)
+            .now()
+            .unwrap()
+    );
+    store::list_trash(&recording, &user, retention, now)
+        .now()
+        .unwrap();
     store::restore_task(&recording, &user, created.id, retention, now)
+        .now()
         .unwrap()
         .unwrap();
     // A delete 31 days after another purges the older one (one more statement).
-    let store::Created::New(other) = store::create_task(&db, &user, &task, None, now).unwrap()
+    let store::Created::New(other) = store::create_task(&db, &user, &task, None, now)
+        .now()
+        .unwrap()
     else {
         panic!("not created")
     };
-    assert!(store::delete_task(&db, &user, other.id, None, retention, now).unwrap());
+    assert!(
+        store::delete_task(&db, &user, other.id, None, retention, now)
+            .now()
+            .unwrap()
+    );
     let later = Timestamp::from_micros(now.as_micros() + 31 * 86_400_000_000);
-    assert!(store::delete_task(&recording, &user, created.id, None, retention, later).unwrap());
+    assert!(
+        store::delete_task(&recording, &user, created.id, None, retention, later)
+            .now()
+            .unwrap()
+    );
     let feed = ChangesQuery {
         since: SyncToken::from_seq(3),
         limit: 10,
     };
-    store::changes(&recording, &user, feed, now).unwrap();
+    store::changes(&recording, &user, feed, now).now().unwrap();
     let statements = recording.take();
     let mut probes = 0;
     for sql in &statements {
@@ -676,6 +717,7 @@ fn list_and_feed_statements_are_prepared_once() {
         for source in SOURCES {
             let listed = store::list_statement(&query, source, "u", now);
             db.execute(&listed.sql, &listed.params)
+                .now()
                 .unwrap_or_else(|e| panic!("{text}: {e:?}\n{}", listed.sql));
             assert_eq!(
                 reprepares(&listed.sql),
@@ -692,7 +734,7 @@ fn list_and_feed_statements_are_prepared_once() {
         since: SyncToken::START,
         limit: 10,
     };
-    store::changes(&recording, &user, feed, now).unwrap();
+    store::changes(&recording, &user, feed, now).now().unwrap();
     let statements = recording.take();
     let feed = statements.first().unwrap();
     assert!(feed.contains("UNION ALL"), "not the feed: {statements:#?}");

@@ -28,6 +28,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use task_api::app;
 use task_api::config::Variables;
+use task_api::db::Now;
 use task_api::env::Env;
 use task_api::message::{Body, BodyReader, Request};
 use task_api::sqlite::SqliteDb;
@@ -99,10 +100,14 @@ impl Native {
             &Env {
                 db: &db,
                 vars: &self.vars,
+                // Parsed per request, like the connection: this baseline keeps nothing.
+                config: &task_api::config::ConfigCache::default(),
                 http: &task_api::fetch::NoNetwork,
                 now: Timestamp::now(),
             },
         )
+        // rusqlite answers every statement at once: the pipeline never waits.
+        .now()
     }
 }
 

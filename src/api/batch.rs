@@ -1,8 +1,8 @@
 //! `POST /api/{user_id}/tasks/batch`: several writes, all or none.
 //!
 //! The whole batch is parsed and checked first (a 422 names `operations[i].field`); then the
-//! operations run in order in one transaction on this request's own connection (Spin and the
-//! bundled host both open one per request), each exactly as its single route would run it. The
+//! operations run in order in one transaction (no other request's statement runs inside it:
+//! see `store::in_transaction`), each exactly as its single route would run it. The
 //! first that fails rolls everything back and answers with its own status (404, 412, 422, …)
 //! and `operation: i`; otherwise 200 with one result per operation.
 
@@ -20,11 +20,15 @@ use crate::task_writes::{self, Written};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 
-pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn batch(
+    account: &Account<'_>,
+    request: &Request,
+    env: &Env<'_>,
+) -> Result<Response, ApiError> {
     let Batch(operations) = Batch::parse(json_body(request)?)?;
     let expected = preconditions(&operations)?;
     let retention = config::trash_retention(env.vars)?;
-    let results = store::in_batch(env.db, |db| {
+    let results = store::in_batch(env.db, async |db| {
         let mut results = Vec::with_capacity(operations.len());
         for (index, (operation, expected)) in operations.iter().zip(&expected).enumerate() {
             let failed = |cause: ApiError| ApiError::BatchFailed {
@@ -34,7 +38,7 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
             let versions = expected.versions();
             let result = match operation {
                 Operation::Create(task) => {
-                    match store::create_task(db, account, task, None, env.now)? {
+                    match store::create_task(db, account, task, None, env.now).await? {
                         Created::New(task) | Created::Replayed(task) => {
                             result(StatusCode::CREATED, Some(task))
                         }
@@ -46,7 +50,8 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
                     }
                 }
                 Operation::Update { id, patch, .. } => {
-                    let outcome = task_writes::update(db, account, *id, patch, versions, env.now)?;
+                    let outcome =
+                        task_writes::update(db, account, *id, patch, versions, env.now).await?;
                     written(outcome, index).map_err(failed)?
                 }
                 Operation::Complete { id, .. } => {
@@ -55,14 +60,15 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
                         ..TaskPatch::default()
                     };
                     let outcome =
-                        task_writes::update(db, account, *id, &complete, versions, env.now)?;
+                        task_writes::update(db, account, *id, &complete, versions, env.now).await?;
                     written(outcome, index).map_err(failed)?
                 }
                 Operation::Delete { id, .. } => {
-                    if store::delete_task(db, account, *id, versions, retention, env.now)? {
+                    if store::delete_task(db, account, *id, versions, retention, env.now).await? {
                         result(StatusCode::NO_CONTENT, None)
                     } else {
-                        let why = precondition_or_missing(db, versions, account, *id, env.now)?;
+                        let why =
+                            precondition_or_missing(db, versions, account, *id, env.now).await?;
                         return Err(failed(why));
                     }
                 }
@@ -70,7 +76,8 @@ pub fn batch(account: &Account, request: &Request, env: &Env) -> Result<Response
             results.push(result);
         }
         Ok::<_, ApiError>(results)
-    })?;
+    })
+    .await?;
     Ok(json(StatusCode::OK, &BatchResults { results }))
 }
 

@@ -22,14 +22,14 @@ pub fn updated_task(outcome: Written) -> Result<Box<Task>, ApiError> {
 
 /// Why a write matched no row. Only asked when the write was conditional; the lookup is bound
 /// to the caller like every other, so it cannot reveal another user's task.
-pub fn precondition_or_missing(
+pub async fn precondition_or_missing(
     db: &dyn Database,
-    expected: Expected,
-    account: &Account,
+    expected: Expected<'_>,
+    account: &Account<'_>,
     id: TaskId,
     now: Timestamp,
 ) -> Result<ApiError, ApiError> {
-    if expected.is_some() && store::get_task(db, account, id, now)?.is_some() {
+    if expected.is_some() && store::get_task(db, account, id, now).await?.is_some() {
         Ok(ApiError::PreconditionFailed)
     } else {
         Ok(ApiError::NotFound("Task"))

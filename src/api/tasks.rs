@@ -17,18 +17,19 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 /// Longest `Idempotency-Key` accepted (a UUID is 36).
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
-pub fn handle(
+pub async fn handle(
     action: TaskAction,
-    account: &Account,
+    account: &Account<'_>,
     request: &Request,
-    env: &Env,
+    env: &Env<'_>,
 ) -> Result<Response, ApiError> {
     match action {
-        TaskAction::List => list(account, request, env),
-        TaskAction::Create => create(account, request, env),
+        TaskAction::List => list(account, request, env).await,
+        TaskAction::Create => create(account, request, env).await,
         TaskAction::Get(id) => {
-            let task =
-                store::get_task(env.db, account, existing(id)?, env.now)?.ok_or_else(not_found)?;
+            let task = store::get_task(env.db, account, existing(id)?, env.now)
+                .await?
+                .ok_or_else(not_found)?;
             if if_none_match_hits(&request.headers, &task)? {
                 let mut response = empty(StatusCode::NOT_MODIFIED);
                 response.headers_mut().insert(header::ETAG, etag(&task));
@@ -41,22 +42,24 @@ pub fn handle(
             let patch = TaskPatch::from_json(json_body(request)?)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
             let updated =
-                task_writes::update(env.db, account, id, &patch, expected.versions(), env.now)?;
+                task_writes::update(env.db, account, id, &patch, expected.versions(), env.now)
+                    .await?;
             written(updated)
         }
         TaskAction::Toggle(id) => {
             let id = existing(id)?;
             let expected = IfMatch::from_headers(&request.headers, id)?;
-            let toggled = task_writes::toggle(env.db, account, id, expected.versions(), env.now)?;
+            let toggled =
+                task_writes::toggle(env.db, account, id, expected.versions(), env.now).await?;
             written(toggled)
         }
         TaskAction::Tags => {
-            let tags = store::list_tags(env.db, account, env.now)?;
+            let tags = store::list_tags(env.db, account, env.now).await?;
             Ok(json(StatusCode::OK, &tags))
         }
         TaskAction::Export => {
             let retention = config::trash_retention(env.vars)?;
-            let export = store::export(env.db, account, retention, env.now)?;
+            let export = store::export(env.db, account, retention, env.now).await?;
             let mut response = json(StatusCode::OK, &export);
             response.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
@@ -66,23 +69,24 @@ pub fn handle(
         }
         TaskAction::Restore(id) => {
             let retention = config::trash_retention(env.vars)?;
-            let task = store::restore_task(env.db, account, existing(id)?, retention, env.now)?
+            let task = store::restore_task(env.db, account, existing(id)?, retention, env.now)
+                .await?
                 .ok_or(ApiError::NotFound("Task"))?;
             Ok(one(StatusCode::OK, &task))
         }
         TaskAction::Trash => {
             let retention = config::trash_retention(env.vars)?;
-            let trash = store::list_trash(env.db, account, retention, env.now)?;
+            let trash = store::list_trash(env.db, account, retention, env.now).await?;
             Ok(json(StatusCode::OK, &trash))
         }
         TaskAction::Changes => {
             let query = ChangesQuery::parse(&request.query)?;
-            let page = store::changes(env.db, account, query, env.now)?;
+            let page = store::changes(env.db, account, query, env.now).await?;
             Ok(json(StatusCode::OK, &page))
         }
-        TaskAction::Batch => super::batch::batch(account, request, env),
+        TaskAction::Batch => super::batch::batch(account, request, env).await,
         TaskAction::Erase => {
-            store::erase(env.db, account)?;
+            store::erase(env.db, account).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         TaskAction::Delete(id) => {
@@ -90,16 +94,13 @@ pub fn handle(
             let expected = IfMatch::from_headers(&request.headers, id)?;
             let retention = config::trash_retention(env.vars)?;
             let versions = expected.versions();
-            if store::delete_task(env.db, account, id, versions, retention, env.now)? {
+            if store::delete_task(env.db, account, id, versions, retention, env.now).await? {
                 Ok(empty(StatusCode::NO_CONTENT))
             } else {
-                Err(precondition_or_missing(
-                    env.db,
-                    expected.versions(),
-                    account,
-                    id,
-                    env.now,
-                )?)
+                Err(
+                    precondition_or_missing(env.db, expected.versions(), account, id, env.now)
+                        .await?,
+                )
             }
         }
     }
@@ -107,7 +108,11 @@ pub fn handle(
 
 /// A page of the list, with `Link: <…>; rel="next"` and `X-Next-Cursor` when it is full, and
 /// `X-Total-Count` with `count=true`. The body stays the bare array existing clients read.
-fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
+async fn list(
+    account: &Account<'_>,
+    request: &Request,
+    env: &Env<'_>,
+) -> Result<Response, ApiError> {
     let query = ListQuery::parse(&request.query)?;
     // Only a page by cursor, or one with a next page, needs the binding (a SHA-256).
     let binding = std::cell::OnceCell::new();
@@ -117,7 +122,7 @@ fn list(account: &Account, request: &Request, env: &Env) -> Result<Response, Api
             .position_for(&binding(), query.sort.value_kind())
             .map_err(|message| ApiError::validation("cursor", message))?;
     }
-    let page = store::list_tasks(env.db, account, &query, env.now)?;
+    let page = store::list_tasks(env.db, account, &query, env.now).await?;
     if let Some(cursor) = &query.cursor {
         // Checked on the answer: the key comes back with the page's statement. The rows were
         // the caller's in any case; a forged or edited cursor is refused, not served.
@@ -170,14 +175,18 @@ fn next_page_query(query: &str, cursor: &str) -> String {
     pairs.join("&")
 }
 
-fn create(account: &Account, request: &Request, env: &Env) -> Result<Response, ApiError> {
+async fn create(
+    account: &Account<'_>,
+    request: &Request,
+    env: &Env<'_>,
+) -> Result<Response, ApiError> {
     let key = idempotency_key(&request.headers)?;
     let new_task = NewTask::from_json(json_body(request)?)?;
     let hash = key.map(|_| request_hash(&new_task));
     let keyed = key
         .zip(hash.as_deref())
         .map(|(key, request_hash)| IdempotencyKey { key, request_hash });
-    match store::create_task(env.db, account, &new_task, keyed.as_ref(), env.now)? {
+    match store::create_task(env.db, account, &new_task, keyed.as_ref(), env.now).await? {
         Created::New(task) | Created::Replayed(task) => Ok(created(&task)),
         Created::KeyReused => Err(ApiError::validation(
             "Idempotency-Key",

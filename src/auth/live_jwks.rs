@@ -1,10 +1,12 @@
 //! The live JWKS: Better Auth's `/api/auth/jwks`, fetched when a token names a `kid` the cache
-//! does not have, kept in the database (a component instance lives for one request), trusted
+//! does not have, kept in the database (shared by every instance and replica), trusted
 //! for [`TTL`] after a successful fetch, and fetched at most once per [`MIN_REFETCH_INTERVAL`]
 //! whatever the outcome. A failed, slow, oversized or junk fetch never adds a key: the token
 //! is then refused, and a cache older than the TTL is not used at all.
 
-use super::{KeySet, RemoteKeys};
+use super::KeySet;
+#[cfg(doc)]
+use super::RemoteKeys;
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::fetch::{FetchError, HttpClient, Limits};
@@ -35,10 +37,11 @@ fn micros(duration: Duration) -> i64 {
 }
 
 impl LiveJwks<'_> {
-    fn fetch(&self) -> Result<(String, KeySet), String> {
+    async fn fetch(&self) -> Result<(String, KeySet), String> {
         let response = self
             .http
             .get(self.url, FETCH_LIMITS)
+            .await
             .map_err(|e: FetchError| e.to_string())?;
         if response.status != 200 {
             return Err(format!("status {}", response.status));
@@ -49,9 +52,11 @@ impl LiveJwks<'_> {
     }
 }
 
-impl RemoteKeys for LiveJwks<'_> {
-    fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError> {
-        let cached = store::cached_jwks(self.db, self.url)?;
+impl LiveJwks<'_> {
+    /// A key set that should hold `kid` (the cached one, or a fresh one when `kid` is not in
+    /// it), or `None` when none can be had right now; see [`RemoteKeys`].
+    pub async fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError> {
+        let cached = store::cached_jwks(self.db, self.url).await?;
         // A fetch was attempted less than a minute ago: no claim, so a stream of forged
         // tokens with made-up `kid`s costs reads only, never a write before authentication.
         let recent = cached
@@ -85,13 +90,14 @@ impl RemoteKeys for LiveJwks<'_> {
             self.now
                 .as_micros()
                 .saturating_sub(micros(MIN_REFETCH_INTERVAL)),
-        )?;
+        )
+        .await?;
         if !claimed {
             return Ok(cached);
         }
-        match self.fetch() {
+        match self.fetch().await {
             Ok((text, set)) => {
-                store::save_jwks(self.db, self.url, &text, self.now)?;
+                store::save_jwks(self.db, self.url, &text, self.now).await?;
                 Ok(Some(set))
             }
             Err(why) => {
@@ -105,6 +111,7 @@ impl RemoteKeys for LiveJwks<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Now;
     use crate::fetch::Fetched;
     use crate::sqlite::SqliteDb;
     use std::cell::RefCell;
@@ -137,11 +144,11 @@ mod tests {
     }
 
     impl HttpClient for Server {
-        fn get(&self, url: &str, limits: Limits) -> Result<Fetched, FetchError> {
+        fn get<'a>(&'a self, url: &'a str, limits: Limits) -> crate::fetch::Fetching<'a> {
             self.calls.borrow_mut().push((url.to_owned(), limits));
             let mut answers = self.answers.borrow_mut();
             assert!(!answers.is_empty(), "an unexpected fetch");
-            answers.remove(0)
+            Box::pin(std::future::ready(answers.remove(0)))
         }
     }
 
@@ -161,6 +168,7 @@ mod tests {
             now: Timestamp::from_micros(START + secs * 1_000_000),
         };
         live.key_set_with(kid)
+            .now()
             .unwrap()
             .map(|set| ["a", "b", "c"].iter().map(|k| set.contains(k)).collect())
     }
@@ -190,10 +198,10 @@ mod tests {
             http: &server,
             now: Timestamp::from_micros(START + secs * 1_000_000),
         };
-        live(0).key_set_with("a").unwrap().unwrap();
+        live(0).key_set_with("a").now().unwrap().unwrap();
         db.take();
         for (secs, kid) in [(1, "x"), (5, "y"), (59, "z")] {
-            live(secs).key_set_with(kid).unwrap();
+            live(secs).key_set_with(kid).now().unwrap();
             let statements = db.take();
             assert!(
                 statements
@@ -205,7 +213,14 @@ mod tests {
         assert_eq!(server.calls(), 1);
         // A minute on, the claim (a write) and the fetch happen again.
         server.ok(&set(&["a", "b"]));
-        assert!(live(61).key_set_with("b").unwrap().unwrap().contains("b"));
+        assert!(
+            live(61)
+                .key_set_with("b")
+                .now()
+                .unwrap()
+                .unwrap()
+                .contains("b")
+        );
         assert!(
             db.take()
                 .iter()
@@ -312,9 +327,11 @@ mod tests {
         let claim = |url: &str, secs: i64| {
             let now = START + secs * 1_000_000;
             let not_since = now - micros(MIN_REFETCH_INTERVAL);
-            store::claim_jwks_fetch(&db, url, Timestamp::from_micros(now), not_since).unwrap()
+            store::claim_jwks_fetch(&db, url, Timestamp::from_micros(now), not_since)
+                .now()
+                .unwrap()
         };
-        store::ensure_schema(&db).unwrap();
+        store::ensure_schema(&db).now().unwrap();
         assert!(claim(URL, 0));
         assert!(!claim(URL, 0));
         assert!(!claim(URL, 59));

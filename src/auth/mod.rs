@@ -13,4 +13,4 @@ pub use jwks::KeySet;
 pub use live_jwks::LiveJwks;
 pub use secret::{MIN_SECRET_BYTES, SharedSecret, WeakSecret, development_token};
 pub use token::{extract_token, has_object_segments};
-pub use verifier::{MAX_TOKEN_BYTES, RemoteKeys, Verifier, VerifierSettings};
+pub use verifier::{FetchedKeys, MAX_TOKEN_BYTES, RemoteKeys, Verifier, VerifierSettings};

@@ -38,6 +38,16 @@ pub trait RemoteKeys {
     fn key_set_with(&self, kid: &str) -> Result<Option<KeySet>, ApiError>;
 }
 
+/// A key set fetched in advance for a token's [`Verifier::unknown_kid`] (`None`: none could be
+/// had right now).
+pub struct FetchedKeys(pub Option<KeySet>);
+
+impl RemoteKeys for FetchedKeys {
+    fn key_set_with(&self, _kid: &str) -> Result<Option<KeySet>, ApiError> {
+        Ok(self.0.clone())
+    }
+}
+
 pub struct Verifier {
     hs256: Option<HS256Key>,
     jwks: Option<KeySet>,
@@ -85,6 +95,26 @@ impl Verifier {
             issuer: settings.issuer.filter(|s| !s.is_empty()),
             audience: settings.audience.filter(|s| !s.is_empty()),
         })
+    }
+
+    /// The `kid` of a token signed with a key pair whose key the configured set lacks: what a
+    /// live JWKS must be asked for (asynchronously, before [`Verifier::verify_with`], which
+    /// then gets the answer as [`FetchedKeys`]). `None` for any other token; verification
+    /// decides about it.
+    pub fn unknown_kid(&self, token: &str) -> Option<String> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let metadata = Token::decode_metadata(token).ok()?;
+        let alg = metadata.algorithm();
+        if !ASYMMETRIC_ALGORITHMS.contains(&alg) {
+            return None;
+        }
+        let kid = metadata.key_id()?;
+        match self.jwks.as_ref().and_then(|set| set.key(kid, alg)) {
+            Some(_) => None,
+            None => Some(kid.to_owned()),
+        }
     }
 
     /// Verifies with the configured keys only.

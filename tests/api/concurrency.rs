@@ -81,3 +81,70 @@ fn forty_concurrent_toggles_flip_forty_times() {
         stamps.iter().next_back().map(|s| s.as_str())
     );
 }
+
+/// Under Spin an instance serves many requests and keeps one SQLite connection for all of
+/// them. A batch holds a transaction on that connection while it runs; a create of another
+/// request that ran between two of the batch's statements would land inside that transaction
+/// and be rolled back with it, after its 201. Failing batches race plain creates on one server
+/// (so on the same instances): every acknowledged create must be there afterwards, and
+/// nothing of any batch.
+#[test]
+fn failing_batches_never_take_other_requests_writes_with_them() {
+    let server = Server::start();
+    let t = token("ivy");
+    let server = &server;
+    let doomed: Vec<serde_json::Value> = (0..40)
+        .map(|i| json!({"op": "create", "task": {"title": format!("doomed {i}")}}))
+        .chain([json!({"op": "delete", "id": 999_999_999})])
+        .collect();
+    let doomed = json!({ "operations": doomed });
+    let created: Vec<i64> = thread::scope(|scope| {
+        let batches: Vec<_> = (0..6)
+            .map(|_| {
+                let (t, doomed) = (t.clone(), doomed.clone());
+                scope.spawn(move || {
+                    for _ in 0..8 {
+                        let response = server.post("/api/ivy/tasks/batch", &t, doomed.clone());
+                        assert_eq!(response.status, 404, "{}", response.text());
+                    }
+                })
+            })
+            .collect();
+        let creates: Vec<_> = (0..10)
+            .map(|writer| {
+                let t = t.clone();
+                scope.spawn(move || {
+                    (0..12)
+                        .map(|i| {
+                            let title = format!("kept {writer}-{i}");
+                            let response =
+                                server.post("/api/ivy/tasks", &t, json!({ "title": title }));
+                            assert_eq!(response.status, 201, "{}", response.text());
+                            response.json()["id"].as_i64().unwrap()
+                        })
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        for batch in batches {
+            batch.join().unwrap();
+        }
+        creates
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let export = server.get("/api/ivy/export", &t).json();
+    let stored: BTreeSet<i64> = export["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    let acknowledged: BTreeSet<i64> = created.iter().copied().collect();
+    assert_eq!(acknowledged.len(), 120);
+    assert_eq!(
+        stored, acknowledged,
+        "every acknowledged create is stored, and nothing of a failed batch"
+    );
+}

@@ -34,6 +34,7 @@ use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use task_api::db::Now;
 use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Identity, UserSource};
 use task_api::domain::{Cursor, ListQuery, SearchQuery, SortKey, StatusFilter, Tag};
@@ -93,6 +94,7 @@ fn main() {
             };
             for (size, db) in &databases {
                 let rows = store::list_tasks(db, &user, &query, now)
+                    .now()
                     .unwrap()
                     .tasks
                     .len();
@@ -103,6 +105,7 @@ fn main() {
                     |b, query| {
                         b.iter(|| {
                             store::list_tasks(db, &user, black_box(query), now)
+                                .now()
                                 .unwrap()
                                 .tasks
                         })
@@ -124,6 +127,7 @@ fn main() {
         group.bench_with_input(BenchmarkId::new("created_all", size), &query, |b, query| {
             b.iter(|| {
                 store::list_tasks(db, &user, black_box(query), now)
+                    .now()
                     .unwrap()
                     .tasks
             })
@@ -154,6 +158,7 @@ fn main() {
         let mut group = criterion.benchmark_group(*group_name);
         for (size, db) in &databases {
             let rows = store::list_tasks(db, &user, query, now)
+                .now()
                 .unwrap()
                 .tasks
                 .len();
@@ -161,6 +166,7 @@ fn main() {
             group.bench_with_input(BenchmarkId::new(*name, size), query, |b, query| {
                 b.iter(|| {
                     store::list_tasks(db, &user, black_box(query), now)
+                        .now()
                         .unwrap()
                         .tasks
                 })
@@ -182,6 +188,7 @@ fn main() {
             |b, query| {
                 b.iter(|| {
                     store::list_tasks(largest, &user, black_box(query), now)
+                        .now()
                         .unwrap()
                         .tasks
                 })
@@ -205,14 +212,16 @@ fn main() {
             offset: 50_000 - 50,
             ..base.clone()
         };
-        let page = store::list_tasks(largest, &user, &before, now).unwrap();
+        let page = store::list_tasks(largest, &user, &before, now)
+            .now()
+            .unwrap();
         let (next, key) = (page.next.unwrap(), page.cursor_key.unwrap());
         let sealed = cursor::seal(&next, &base.binding(TARGET), &key);
         let deep = ListQuery {
             cursor: Some(Cursor::parse(&sealed).unwrap()),
             ..base.clone()
         };
-        let deep_page = store::list_tasks(largest, &user, &deep, now).unwrap();
+        let deep_page = store::list_tasks(largest, &user, &deep, now).now().unwrap();
         assert_eq!(deep_page.tasks.len(), 50);
         let by_offset = ListQuery {
             offset: 50_000,
@@ -221,6 +230,7 @@ fn main() {
         assert_eq!(
             deep_page.tasks,
             store::list_tasks(largest, &user, &by_offset, now)
+                .now()
                 .unwrap()
                 .tasks,
             "the cursor's page is the 50,000-offset page"
@@ -230,7 +240,11 @@ fn main() {
                 BenchmarkId::new(format!("{sort_name}_100000"), depth),
                 query,
                 |b, query| {
-                    b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap())
+                    b.iter(|| {
+                        store::list_tasks(largest, &user, black_box(query), now)
+                            .now()
+                            .unwrap()
+                    })
                 },
             );
         }
@@ -241,6 +255,7 @@ fn main() {
     };
     assert_eq!(
         store::list_tasks(largest, &user, &counted, now)
+            .now()
             .unwrap()
             .total,
         Some(100_000)
@@ -248,7 +263,13 @@ fn main() {
     group.bench_with_input(
         BenchmarkId::new("count_created_100000", 0),
         &counted,
-        |b, query| b.iter(|| store::list_tasks(largest, &user, black_box(query), now).unwrap()),
+        |b, query| {
+            b.iter(|| {
+                store::list_tasks(largest, &user, black_box(query), now)
+                    .now()
+                    .unwrap()
+            })
+        },
     );
     group.finish();
 
@@ -291,7 +312,7 @@ fn database(size: usize) -> PathBuf {
 
 fn build(path: &Path, size: usize) {
     let db = Sqlite::open(path).expect("open the database");
-    migrations::apply(&db, 0).unwrap();
+    migrations::apply(&db, 0).now().unwrap();
     // Seeded by the size, so every build makes the same data.
     let mut random = Rng::new(size as u64);
     // (created_at, user index) for every task; USERS - 1 is the measured user.

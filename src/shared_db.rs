@@ -1,0 +1,451 @@
+//! One database connection shared by the concurrent requests of a component instance, with
+//! writes group-committed.
+//!
+//! Spin 4.0.2 runs up to 16 requests of an instance at once; they share its connection (one
+//! per instance, kept between requests). Each request uses it through a [`Session`], which
+//! takes the instance's lock at its first statement and gives it back when the request has
+//! its answer, so the statements of two requests never interleave: a `BEGIN … COMMIT` holds
+//! only one request's statements. The lock is fair (first come, first served), so writes of an
+//! instance wait in order, in the guest, instead of sleeping in SQLite's busy handler.
+//!
+//! # Group commit
+//!
+//! A write request that takes the lock while others wait behind it opens a *group*: `BEGIN
+//! IMMEDIATE`, then its work inside `SAVEPOINT request`. The requests behind it join the group
+//! (each in its own savepoint, so a failing write fails alone; a unit of work that needs its
+//! own transaction takes a nested savepoint, see [`Database::nested`]) and, once done, queue for
+//! the lock again. The first of them to get it back commits the group: one `COMMIT`, one fsync,
+//! for every write that was waiting at that moment. Every member answers only after that
+//! commit, with its outcome: `synchronous` stays as configured (FULL), so an acknowledged
+//! write is durable as before. A `COMMIT` that fails rolls the group back and every member
+//! answers 503 ([`SessionEnd::Lost`]).
+//!
+//! A read (`GET`, `HEAD`) never joins a group: if one is open when it takes the lock, it
+//! commits it first, so it reads committed data only and never waits for writes behind it.
+//! With nobody waiting, a write runs as before, one autocommit statement at a time.
+//!
+//! Across instances and replicas SQLite's own lock still orders the writes.
+
+use crate::db::{Database, DbError, Row, Rows, Value, transaction_effect};
+use futures::lock::{Mutex, MutexGuard};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// At most this many requests commit together; the next one starts a new group.
+pub const MAX_GROUP: usize = 64;
+
+/// The connection of an instance and what its requests need to share it.
+pub struct SharedDatabase<D> {
+    connection: D,
+    lock: Mutex<()>,
+    /// Requests that hold the lock or wait for it.
+    queued: Cell<usize>,
+    /// The group whose transaction is open on the connection, if any.
+    group: RefCell<Option<Rc<Group>>>,
+    /// Whether the statements so far left a transaction open (`BEGIN` ran, no `COMMIT` or
+    /// `ROLLBACK` yet) outside any group: a request that failed or was cancelled mid-way.
+    in_transaction: Cell<bool>,
+}
+
+/// Requests whose writes commit together.
+#[derive(Default)]
+struct Group {
+    members: Cell<usize>,
+    /// Set by whoever commits the group.
+    outcome: RefCell<Option<Result<(), DbError>>>,
+}
+
+impl<D: Database> SharedDatabase<D> {
+    pub fn new(connection: D) -> Self {
+        Self {
+            connection,
+            lock: Mutex::new(()),
+            queued: Cell::new(0),
+            group: RefCell::new(None),
+            in_transaction: Cell::new(false),
+        }
+    }
+
+    /// The connection itself, for what runs outside any request.
+    pub fn connection(&self) -> &D {
+        &self.connection
+    }
+
+    /// A request's use of the database. `read` requests never join a group.
+    pub fn session(&self, read: bool) -> Session<'_, D> {
+        Session {
+            shared: self,
+            read,
+            state: RefCell::new(State::Idle),
+        }
+    }
+
+    async fn lock(&self) -> MutexGuard<'_, ()> {
+        self.queued.set(self.queued.get() + 1);
+        let guard = self.lock.lock().await;
+        self.queued.set(self.queued.get() - 1);
+        guard
+    }
+
+    async fn run(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let rows = self.connection.execute(sql, params).await;
+        if rows.is_ok()
+            && self.group.borrow().is_none()
+            && let Some(open) = transaction_effect(sql)
+        {
+            self.in_transaction.set(open);
+        }
+        rows
+    }
+
+    /// A transaction a request left open outside any group is rolled back before the next
+    /// request uses the connection.
+    async fn settle(&self) {
+        if self.in_transaction.get() && self.group.borrow().is_none() {
+            let _ = self.connection.execute("ROLLBACK", &[]).await;
+            self.in_transaction.set(false);
+        }
+    }
+
+    /// Commits the open group, if any, and tells its members how it went.
+    async fn commit_group(&self) {
+        let Some(group) = self.group.borrow_mut().take() else {
+            return;
+        };
+        let outcome = match self.connection.execute("COMMIT", &[]).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let _ = self.connection.execute("ROLLBACK", &[]).await;
+                Err(error)
+            }
+        };
+        *group.outcome.borrow_mut() = Some(outcome);
+    }
+}
+
+/// One request's use of the instance's database: see the module's documentation.
+pub struct Session<'s, D> {
+    shared: &'s SharedDatabase<D>,
+    read: bool,
+    state: RefCell<State<'s>>,
+}
+
+enum State<'s> {
+    /// No statement yet.
+    Idle,
+    /// Holding the lock, statements autocommit (or the request's own transaction).
+    Alone(#[allow(dead_code)] MutexGuard<'s, ()>),
+    /// Holding the lock, statements inside the group's transaction and this request's
+    /// savepoint.
+    Member(#[allow(dead_code)] MutexGuard<'s, ()>, Rc<Group>),
+    Done,
+}
+
+/// How a request's use of the database ended.
+#[derive(Debug, PartialEq)]
+pub enum SessionEnd {
+    /// Its writes are committed (or it wrote nothing).
+    Kept,
+    /// It was part of a group whose `COMMIT` failed: its writes are gone.
+    Lost(DbError),
+}
+
+impl<D: Database> Session<'_, D> {
+    async fn begin(&self) -> Result<(), DbError> {
+        let shared = self.shared;
+        let guard = shared.lock().await;
+        if self.read {
+            // A read sees committed data only: an open group is committed first.
+            shared.commit_group().await;
+        }
+        shared.settle().await;
+        let group = shared.group.borrow().clone();
+        let group = match group {
+            Some(group) if group.members.get() < MAX_GROUP => Some(group),
+            Some(_) => {
+                shared.commit_group().await;
+                None
+            }
+            None => None,
+        };
+        let group = match group {
+            Some(group) => Some(group),
+            None if !self.read && shared.queued.get() > 0 => {
+                match shared.connection.execute("BEGIN IMMEDIATE", &[]).await {
+                    Ok(_) => {
+                        let group = Rc::new(Group::default());
+                        *shared.group.borrow_mut() = Some(group.clone());
+                        Some(group)
+                    }
+                    // Busy beyond the runtime's timeout, most likely: this request runs alone.
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
+        let state = match group {
+            Some(group) => match shared.connection.execute("SAVEPOINT request", &[]).await {
+                Ok(_) => {
+                    group.members.set(group.members.get() + 1);
+                    State::Member(guard, group)
+                }
+                Err(error) => {
+                    // The group is unusable; commit what it has and go on alone.
+                    shared.commit_group().await;
+                    *self.state.borrow_mut() = State::Alone(guard);
+                    return Err(error);
+                }
+            },
+            None => State::Alone(guard),
+        };
+        *self.state.borrow_mut() = state;
+        Ok(())
+    }
+
+    /// Ends the request's use of the database: a member of a group releases its savepoint,
+    /// lets the others run, and waits until the group is committed.
+    pub async fn finish(self) -> SessionEnd {
+        let state = std::mem::replace(&mut *self.state.borrow_mut(), State::Done);
+        let group = match state {
+            State::Member(guard, group) => {
+                if self
+                    .shared
+                    .connection
+                    .execute("RELEASE request", &[])
+                    .await
+                    .is_err()
+                {
+                    // The savepoint is gone (SQLite rolled the transaction back): the group
+                    // cannot commit; its COMMIT will say so.
+                }
+                drop(guard);
+                group
+            }
+            State::Alone(guard) => {
+                self.shared.settle().await;
+                drop(guard);
+                return SessionEnd::Kept;
+            }
+            State::Idle | State::Done => return SessionEnd::Kept,
+        };
+        // Queue behind the requests that were waiting: they join the group. The first member
+        // back commits it for everyone.
+        let guard = self.shared.lock().await;
+        let committed = group.outcome.borrow().is_some();
+        let open = self
+            .shared
+            .group
+            .borrow()
+            .as_ref()
+            .is_some_and(|current| Rc::ptr_eq(current, &group));
+        if !committed && open {
+            self.shared.commit_group().await;
+        }
+        drop(guard);
+        let outcome = group.outcome.borrow().clone();
+        match outcome {
+            Some(Ok(())) => SessionEnd::Kept,
+            Some(Err(error)) => SessionEnd::Lost(error),
+            None => SessionEnd::Lost(DbError::Io("the group was never committed".into())),
+        }
+    }
+}
+
+impl<D: Database> Database for Session<'_, D> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+        Box::pin(async move {
+            if matches!(*self.state.borrow(), State::Idle) {
+                self.begin().await?;
+            }
+            self.shared.run(sql, params).await
+        })
+    }
+
+    /// Inside a group every unit of work is a savepoint of the group's transaction.
+    fn nested(&self) -> bool {
+        matches!(*self.state.borrow(), State::Member(..))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Now;
+    use crate::sqlite::SqliteDb;
+    use futures::executor::LocalPool;
+    use futures::task::LocalSpawnExt;
+
+    /// Lets the other requests run once.
+    async fn yield_now() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn shared() -> Rc<SharedDatabase<SqliteDb>> {
+        let db = SqliteDb::in_memory();
+        db.run("CREATE TABLE t (v INTEGER UNIQUE)", &[]).unwrap();
+        Rc::new(SharedDatabase::new(db))
+    }
+
+    fn values(shared: &SharedDatabase<SqliteDb>) -> Vec<i64> {
+        shared
+            .connection()
+            .run("SELECT v FROM t ORDER BY v", &[])
+            .unwrap()
+            .into_iter()
+            .map(|row| match row[0] {
+                Value::Integer(v) => v,
+                _ => panic!("not an integer"),
+            })
+            .collect()
+    }
+
+    /// A request that writes `v`, yielding between its statements so others interleave.
+    async fn write(shared: Rc<SharedDatabase<SqliteDb>>, v: i64, log: Rc<RefCell<Vec<String>>>) {
+        let session = shared.session(false);
+        let outcome = session
+            .execute("INSERT INTO t (v) VALUES (?1)", &[Value::Integer(v)])
+            .await;
+        yield_now().await;
+        log.borrow_mut().push(format!(
+            "{v}: {}",
+            if outcome.is_ok() { "ok" } else { "failed" }
+        ));
+        let end = session.finish().await;
+        assert_eq!(end, SessionEnd::Kept);
+    }
+
+    #[test]
+    fn a_lone_write_autocommits() {
+        let shared = shared();
+        let session = shared.session(false);
+        session
+            .execute("INSERT INTO t (v) VALUES (1)", &[])
+            .now()
+            .unwrap();
+        assert!(!session.nested());
+        assert_eq!(session.finish().now(), SessionEnd::Kept);
+        assert_eq!(values(&shared), [1]);
+    }
+
+    #[test]
+    fn waiting_writes_commit_together_and_a_failing_one_fails_alone() {
+        let shared = shared();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut pool = LocalPool::new();
+        // 3 twice: the second insert of 3 breaks the unique index and must fail alone.
+        for v in [1, 2, 3, 3, 4] {
+            pool.spawner()
+                .spawn_local(write(shared.clone(), v, log.clone()))
+                .unwrap();
+        }
+        pool.run();
+        assert_eq!(values(&shared), [1, 2, 3, 4]);
+        let log = log.borrow();
+        assert_eq!(log.iter().filter(|l| l.ends_with("failed")).count(), 1);
+        assert!(shared.group.borrow().is_none(), "the group is committed");
+        assert!(!shared.in_transaction.get());
+    }
+
+    #[test]
+    fn statements_of_concurrent_requests_never_interleave() {
+        // A request holds a transaction open across an await; another request's write made
+        // meanwhile must not land inside it and be rolled back with it.
+        let shared = shared();
+        let mut pool = LocalPool::new();
+        let holder = {
+            let shared = shared.clone();
+            async move {
+                let session = shared.session(false);
+                session.execute("BEGIN IMMEDIATE", &[]).await.unwrap();
+                session
+                    .execute("INSERT INTO t (v) VALUES (100)", &[])
+                    .await
+                    .unwrap();
+                yield_now().await;
+                session.execute("ROLLBACK", &[]).await.unwrap();
+                session.finish().await;
+            }
+        };
+        let writer = {
+            let shared = shared.clone();
+            async move {
+                let session = shared.session(false);
+                session
+                    .execute("INSERT INTO t (v) VALUES (7)", &[])
+                    .await
+                    .unwrap();
+                assert_eq!(session.finish().await, SessionEnd::Kept);
+            }
+        };
+        pool.spawner().spawn_local(holder).unwrap();
+        pool.spawner().spawn_local(writer).unwrap();
+        pool.run();
+        assert_eq!(
+            values(&shared),
+            [7],
+            "the acknowledged write survived the rollback"
+        );
+    }
+
+    #[test]
+    fn a_transaction_left_open_is_rolled_back_before_the_next_request() {
+        let shared = shared();
+        {
+            let session = shared.session(false);
+            session.execute("BEGIN", &[]).now().unwrap();
+            session
+                .execute("INSERT INTO t (v) VALUES (5)", &[])
+                .now()
+                .unwrap();
+            // Dropped without finishing, as a cancelled request is.
+        }
+        let session = shared.session(true);
+        let rows = session
+            .execute("SELECT count(*) FROM t", &[])
+            .now()
+            .unwrap();
+        assert_eq!(rows, vec![vec![Value::Integer(0)]]);
+        session.finish().now();
+    }
+
+    #[test]
+    fn a_read_commits_an_open_group_first_and_never_joins_one() {
+        let shared = shared();
+        let mut pool = LocalPool::new();
+        let seen = Rc::new(Cell::new(-1));
+        for v in [1, 2] {
+            let (shared, log) = (shared.clone(), Rc::new(RefCell::new(Vec::new())));
+            pool.spawner().spawn_local(write(shared, v, log)).unwrap();
+        }
+        {
+            let (shared, seen) = (shared.clone(), seen.clone());
+            pool.spawner()
+                .spawn_local(async move {
+                    let session = shared.session(true);
+                    let rows = session
+                        .execute("SELECT count(*) FROM t", &[])
+                        .await
+                        .unwrap();
+                    assert!(!session.nested());
+                    if let Value::Integer(n) = rows[0][0] {
+                        seen.set(n);
+                    }
+                    session.finish().await;
+                })
+                .unwrap();
+        }
+        pool.run();
+        assert_eq!(seen.get(), 2, "the read saw both writes, committed");
+        assert_eq!(values(&shared), [1, 2]);
+    }
+}
