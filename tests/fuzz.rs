@@ -210,3 +210,129 @@ fn fuzz_router_and_list_queries() {
         }
     });
 }
+
+/// The whole request path, as a runtime drives it: mutated methods, paths, queries, headers
+/// and bodies, with and without a valid token for the path's user, through `app::handle` on one
+/// database that keeps what earlier requests wrote (as an instance keeps its connection). A
+/// panic would trap a Spin instance and fail every request in flight on it; no request may
+/// cause one, nor a 500.
+#[test]
+fn fuzz_the_whole_request_path() {
+    use task_api::config::{ConfigCache, VariableList};
+    use task_api::db::Now;
+    use task_api::env::Env;
+    use task_api::message::{Body, Request};
+    use task_api::sqlite::SqliteDb;
+
+    let db = SqliteDb::in_memory();
+    let vars = VariableList(&[
+        ("better_auth_secret", SECRET),
+        ("rate_limit_per_minute", "0"),
+    ]);
+    let config = ConfigCache::default();
+    let now = Timestamp::from_micros(NOW as i64 * 1_000_000);
+    let token = sign(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &format!(r#"{{"sub":"fuzz-user","exp":{}}}"#, NOW + 900),
+    );
+    let paths: &[&[u8]] = &[
+        b"/api/fuzz-user/tasks",
+        b"/api/fuzz-user/tasks/1",
+        b"/api/fuzz-user/tasks/2/complete",
+        b"/api/fuzz-user/tasks/1/restore",
+        b"/api/fuzz-user/tasks/batch",
+        b"/api/fuzz-user/tasks/changes",
+        b"/api/fuzz-user/trash",
+        b"/api/fuzz-user/tags",
+        b"/api/fuzz-user/export",
+        b"/api/other/tasks",
+        b"/health",
+    ];
+    let queries: &[&[u8]] = &[
+        b"",
+        b"status=pending&sort=due&order=asc&limit=3",
+        b"q=milk&tag=home&count=true",
+        b"since=s1&limit=2",
+        b"cursor=abc&sort=title",
+    ];
+    let bodies: &[&[u8]] = &[
+        br#"{"title":"Buy milk","tags":["Home"],"due_at":"2026-03-28T08:00:00Z","recurrence":"daily"}"#,
+        br#"{"title":"x","priority":"high","remind_at":null}"#,
+        br#"{"completed":true}"#,
+        br#"{"operations":[{"op":"create","task":{"title":"b"}},{"op":"complete","id":1},{"op":"delete","id":2}]}"#,
+        b"",
+    ];
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::HEAD,
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    campaign("request path", |rng| {
+        let method = rng.pick(&methods).clone();
+        // Mostly valid routes and queries, so that the mutated bodies and headers reach the
+        // handlers and the store.
+        let seed: &[u8] = rng.pick::<&[u8]>(paths);
+        let path = if rng.below(4) == 0 {
+            String::from_utf8_lossy(&mutate(rng, seed)).into_owned()
+        } else {
+            String::from_utf8_lossy(seed).into_owned()
+        };
+        let seed: &[u8] = rng.pick::<&[u8]>(queries);
+        let query = if rng.below(2) == 0 {
+            String::from_utf8_lossy(&mutate(rng, seed)).into_owned()
+        } else {
+            String::from_utf8_lossy(seed).into_owned()
+        };
+        let seed: &[u8] = rng.pick::<&[u8]>(bodies);
+        let body = if rng.below(3) == 0 {
+            seed.to_vec()
+        } else {
+            mutate(rng, seed)
+        };
+        let mut headers = HeaderMap::new();
+        if rng.below(5) != 0 {
+            let value = format!("Bearer {token}");
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&value).unwrap(),
+            );
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if rng.below(4) == 0 {
+            let tag = String::from_utf8_lossy(&mutate(rng, b"\"1-abc\"")).into_owned();
+            if let Ok(value) = HeaderValue::from_str(&tag) {
+                headers.insert(header::IF_MATCH, value);
+            }
+        }
+        let target = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        let request = Request::new(method, &target, headers, Body::Complete(body));
+        let env = Env {
+            db: &db,
+            vars: &vars,
+            http: &task_api::fetch::NoNetwork,
+            config: &config,
+            now,
+        };
+        let response = task_api::app::handle(&request, &env).now();
+        let status = response.status().as_u16();
+        assert!(status < 500, "{} {target}: {status}", request.method);
+        *statuses.entry(status).or_insert(0u64) += 1;
+    });
+    println!("fuzz request path: statuses {statuses:?}");
+    assert!(
+        statuses.keys().any(|s| (200..300).contains(s)),
+        "some requests succeed, so the fuzzer reaches the handlers"
+    );
+}
