@@ -130,6 +130,10 @@ impl<F: Future> Now for F {}
 /// Runs a future whose every await is ready at once (the native [`Database`]s: rusqlite runs
 /// each statement before its future is first polled) to its end. For tests and native
 /// embeddings; a future that would wait is a bug there, and this panics instead of hanging.
+#[allow(
+    clippy::panic,
+    reason = "only native embeddings and tests call it, never a request"
+)]
 pub fn ready<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut context = Context::from_waker(Waker::noop());
