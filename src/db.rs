@@ -42,6 +42,12 @@ impl DbError {
 }
 
 impl DbError {
+    /// SQLite's `SQLITE_BUSY`: another connection holds the lock (Spin passes the message
+    /// through `Io`: "database is locked").
+    pub fn locked(&self) -> bool {
+        matches!(self, Self::Io(message) if message.contains("database is locked"))
+    }
+
     /// Whether a statement failed because the schema lacks what it names: a table, a column,
     /// or the unique index an `ON CONFLICT` target needs. On a database that is new, or being
     /// migrated by a concurrent request, that means "migrate, then try again".

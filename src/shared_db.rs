@@ -24,19 +24,46 @@
 //! commits it first, so it reads committed data only and never waits for writes behind it.
 //! With nobody waiting, a write runs as before, one autocommit statement at a time.
 //!
-//! Across instances and replicas SQLite's own lock still orders the writes.
+//! Across instances and replicas SQLite's own lock still orders the writes. There a statement
+//! that finds the database locked is retried by the guest after a short pause (1 ms, doubling
+//! to at most 4 ms, for up to [`BUSY_BUDGET`]) instead of by SQLite's busy handler, whose
+//! sleeps grow to 100 ms and make writers of other instances wait far longer than the lock is
+//! held (the connection runs with `PRAGMA busy_timeout = 0`; see the runtime adapter).
 
 use crate::db::{Database, DbError, Row, Rows, Value, transaction_effect};
 use futures::lock::{Mutex, MutexGuard};
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// At most this many requests commit together; the next one starts a new group.
 pub const MAX_GROUP: usize = 64;
 
+/// How long a statement keeps retrying while the database is locked by another connection
+/// (what SQLite's busy timeout was: rusqlite's 5 s).
+pub const BUSY_BUDGET: Duration = Duration::from_secs(5);
+
+/// Waits, for the retry of a statement that met a locked database.
+pub trait Pause {
+    fn pause(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
+/// For connections with SQLite's own busy handler (natively): no retry of our own.
+pub struct NoPause;
+
+impl Pause for NoPause {
+    fn pause(&self, _: Duration) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
 /// The connection of an instance and what its requests need to share it.
 pub struct SharedDatabase<D> {
     connection: D,
+    /// How to wait before retrying a statement that met a locked database; `None`: no retry.
+    pause: Option<Box<dyn Pause>>,
     lock: Mutex<()>,
     /// Requests that hold the lock or wait for it.
     queued: Cell<usize>,
@@ -56,9 +83,17 @@ struct Group {
 }
 
 impl<D: Database> SharedDatabase<D> {
+    /// A shared connection whose busy database is SQLite's business (its busy handler).
     pub fn new(connection: D) -> Self {
+        Self::with_retries(connection, None)
+    }
+
+    /// A shared connection that retries statements meeting a locked database itself, waiting
+    /// with `pause` (for connections with `busy_timeout = 0`).
+    pub fn with_retries(connection: D, pause: Option<Box<dyn Pause>>) -> Self {
         Self {
             connection,
+            pause,
             lock: Mutex::new(()),
             queued: Cell::new(0),
             group: RefCell::new(None),
@@ -87,8 +122,29 @@ impl<D: Database> SharedDatabase<D> {
         guard
     }
 
+    /// Runs a statement, again after a pause while another connection holds the lock. Safe:
+    /// a statement that answered "locked" did nothing (in WAL, a write inside a transaction
+    /// opened with `BEGIN IMMEDIATE` never meets it).
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let Some(pause) = &self.pause else {
+            return self.connection.execute(sql, params).await;
+        };
+        let mut waited = Duration::ZERO;
+        let mut step = Duration::from_millis(1);
+        loop {
+            match self.connection.execute(sql, params).await {
+                Err(error) if error.locked() && waited < BUSY_BUDGET => {
+                    pause.pause(step).await;
+                    waited += step;
+                    step = (step * 2).min(Duration::from_millis(4));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     async fn run(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let rows = self.connection.execute(sql, params).await;
+        let rows = self.execute(sql, params).await;
         if rows.is_ok()
             && self.group.borrow().is_none()
             && let Some(open) = transaction_effect(sql)
@@ -102,7 +158,7 @@ impl<D: Database> SharedDatabase<D> {
     /// request uses the connection.
     async fn settle(&self) {
         if self.in_transaction.get() && self.group.borrow().is_none() {
-            let _ = self.connection.execute("ROLLBACK", &[]).await;
+            let _ = self.execute("ROLLBACK", &[]).await;
             self.in_transaction.set(false);
         }
     }
@@ -112,10 +168,10 @@ impl<D: Database> SharedDatabase<D> {
         let Some(group) = self.group.borrow_mut().take() else {
             return;
         };
-        let outcome = match self.connection.execute("COMMIT", &[]).await {
+        let outcome = match self.execute("COMMIT", &[]).await {
             Ok(_) => Ok(()),
             Err(error) => {
-                let _ = self.connection.execute("ROLLBACK", &[]).await;
+                let _ = self.execute("ROLLBACK", &[]).await;
                 Err(error)
             }
         };
@@ -171,7 +227,7 @@ impl<D: Database> Session<'_, D> {
         let group = match group {
             Some(group) => Some(group),
             None if !self.read && shared.queued.get() > 0 => {
-                match shared.connection.execute("BEGIN IMMEDIATE", &[]).await {
+                match shared.execute("BEGIN IMMEDIATE", &[]).await {
                     Ok(_) => {
                         let group = Rc::new(Group::default());
                         *shared.group.borrow_mut() = Some(group.clone());
@@ -184,7 +240,7 @@ impl<D: Database> Session<'_, D> {
             None => None,
         };
         let state = match group {
-            Some(group) => match shared.connection.execute("SAVEPOINT request", &[]).await {
+            Some(group) => match shared.execute("SAVEPOINT request", &[]).await {
                 Ok(_) => {
                     group.members.set(group.members.get() + 1);
                     State::Member(guard, group)
@@ -208,13 +264,7 @@ impl<D: Database> Session<'_, D> {
         let state = std::mem::replace(&mut *self.state.borrow_mut(), State::Done);
         let group = match state {
             State::Member(guard, group) => {
-                if self
-                    .shared
-                    .connection
-                    .execute("RELEASE request", &[])
-                    .await
-                    .is_err()
-                {
+                if self.shared.execute("RELEASE request", &[]).await.is_err() {
                     // The savepoint is gone (SQLite rolled the transaction back): the group
                     // cannot commit; its COMMIT will say so.
                 }
@@ -322,6 +372,73 @@ mod tests {
         ));
         let end = session.finish().await;
         assert_eq!(end, SessionEnd::Kept);
+    }
+
+    /// Pauses by letting the other connection finish its transaction on the third pause.
+    struct Releases {
+        other: SqliteDb,
+        pauses: Cell<u32>,
+    }
+
+    impl Pause for Rc<Releases> {
+        fn pause(&self, _: Duration) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+            self.pauses.set(self.pauses.get() + 1);
+            if self.pauses.get() == 3 {
+                self.other.run("COMMIT", &[]).unwrap();
+            }
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    #[test]
+    fn a_statement_meeting_a_locked_database_is_retried_after_a_pause() {
+        let dir = std::env::temp_dir().join(format!(
+            "shared-db-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let ours = SqliteDb::open(&path).unwrap();
+        ours.run("PRAGMA journal_mode = WAL", &[]).unwrap();
+        ours.run("PRAGMA busy_timeout = 0", &[]).unwrap();
+        ours.run("CREATE TABLE t (v INTEGER)", &[]).unwrap();
+        let other = SqliteDb::open(&path).unwrap();
+        other.run("BEGIN IMMEDIATE", &[]).unwrap();
+        other.run("INSERT INTO t VALUES (1)", &[]).unwrap();
+        let releases = Rc::new(Releases {
+            other,
+            pauses: Cell::new(0),
+        });
+        let shared = SharedDatabase::with_retries(ours, Some(Box::new(releases.clone())));
+        let session = shared.session(false);
+        session
+            .execute("INSERT INTO t VALUES (2)", &[])
+            .now()
+            .unwrap();
+        session.finish().now();
+        assert_eq!(
+            releases.pauses.get(),
+            3,
+            "it waited until the lock was free"
+        );
+        assert_eq!(values(&shared), [1, 2]);
+        // Without retries the same statement fails at once.
+        releases.other.run("BEGIN IMMEDIATE", &[]).unwrap();
+        let plain = SharedDatabase::new(SqliteDb::open(&path).unwrap());
+        plain
+            .connection()
+            .run("PRAGMA busy_timeout = 0", &[])
+            .unwrap();
+        let session = plain.session(false);
+        let error = session
+            .execute("INSERT INTO t VALUES (3)", &[])
+            .now()
+            .unwrap_err();
+        assert!(error.locked(), "{error}");
+        releases.other.run("ROLLBACK", &[]).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -91,7 +91,7 @@ thread_local! {
     static INSTANCE: Rc<Instance> = Rc::new(Instance {
         variables: RefCell::new(None),
         config: ConfigCache::default(),
-        db: SharedDatabase::new(KeptConnection::default()),
+        db: SharedDatabase::with_retries(KeptConnection::default(), Some(Box::new(ClockPause))),
     });
 }
 
@@ -217,6 +217,19 @@ fn has_body(status: http::StatusCode) -> bool {
         || status == http::StatusCode::NOT_MODIFIED)
 }
 
+/// Pauses on the runtime's monotonic clock.
+struct ClockPause;
+
+impl crate::shared_db::Pause for ClockPause {
+    fn pause(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Box::pin(spin_sdk::wasip3::clocks::monotonic_clock::wait_for(nanos))
+    }
+}
+
 /// The `default` database of this instance: opened on first use (routes that need no database
 /// never open it) and kept for the instance's life.
 #[derive(Default)]
@@ -234,6 +247,13 @@ impl KeptConnection {
             .await
             .map_err(db_error)?;
         open.record(Phase::Open);
+        // A locked database is retried by `shared_db` after pauses of a few milliseconds;
+        // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at a
+        // time. A runtime that refuses the setting keeps its handler: the retry then never
+        // sees "locked" before that handler's timeout.
+        if let Ok(result) = connection.execute("PRAGMA busy_timeout = 0", []).await {
+            let _ = result.collect().await;
+        }
         let connection = Rc::new(connection);
         *self.connection.borrow_mut() = Some(connection.clone());
         Ok(connection)
