@@ -20,7 +20,12 @@ impl SqliteDb {
             .map_err(|e| DbError::Io(format!("cannot open {}: {e}", path.display())))
     }
 
-    /// A private in-memory database: it lives as long as this value.
+    /// A private in-memory database: it lives as long as this value. (Tests and benchmarks
+    /// only: the component never compiles this module.)
+    #[allow(
+        clippy::expect_used,
+        reason = "tests and benchmarks only; SQLite opens an in-memory database or nothing works"
+    )]
     pub fn in_memory() -> Self {
         Self::from(rusqlite::Connection::open_in_memory().expect("an in-memory database"))
     }
