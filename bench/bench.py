@@ -209,7 +209,8 @@ def summarize(results_dir):
         for name, value, ok in checks:
             out.append(f"| {name} | {value} | {'yes' if ok else 'NO'} |")
         out.append("")
-    for a_target, b_target in (("spin", "host"), ("spin", "native"), ("host", "native")):
+    for a_target, b_target in (("spin", "host"), ("spin", "native"), ("host", "native"),
+                               ("spin", "fastapi")):
         for scenario in ("list", "get", "post", "nope"):
             r = ratio(get(a_target, scenario), get(b_target, scenario))
             if r is not None:
@@ -220,6 +221,36 @@ def summarize(results_dir):
         out.extend(f"- {f}" for f in failures)
     print("\n".join(out))
     return 1 if failures else 0
+
+
+def runs(top):
+    """Every wrk run under TOP (a bench/run or bench/ab results directory), one row each:
+    req/s, p50/p90/p99/max latency, socket errors and timeouts, statuses. For tails, where a
+    median hides what the worst run did."""
+    out = ["| run | target / journal / scenario / conns | # | req/s | p50 ms | p90 ms | p99 ms "
+           "| max ms | errors c/r/w/timeout | statuses |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for dirpath, _, files in sorted(os.walk(top)):
+        if "plan.jsonl" not in files:
+            continue
+        label = os.path.relpath(dirpath, top)
+        for line in open(os.path.join(dirpath, "plan.jsonl")):
+            e = json.loads(line)
+            for i, path in enumerate(e["raw"], 1):
+                m = re.search(r"^BENCH_JSON (.*)$", open(os.path.join(dirpath, path)).read(), re.M)
+                if not m:
+                    out.append(f"| {label} | {path} | {i} | no summary line | | | | | | |")
+                    continue
+                r = json.loads(m.group(1))
+                err = r["errors"]
+                out.append(
+                    f'| {label} | {e["target"]} / {e["journal"]} / {e["scenario"]} / '
+                    f'{e.get("connections", 16)} | {i} | {r["rps"]:,.0f} | {r["p50_us"] / 1000:.2f} '
+                    f'| {r["p90_us"] / 1000:.2f} | {r["p99_us"] / 1000:.2f} '
+                    f'| {r["max_us"] / 1000:.1f} '
+                    f'| {err["connect"]}/{err["read"]}/{err["write"]}/{err["timeout"]} '
+                    f'| {" ".join(f"{k}:{v}" for k, v in sorted(r["statuses"].items()))} |')
+    print("\n".join(out))
 
 
 def main(argv):
@@ -233,6 +264,8 @@ def main(argv):
         print(json.dumps(blocks))
     elif cmd == "summarize":
         return summarize(args[0])
+    elif cmd == "runs":
+        runs(args[0])
     else:
         sys.exit(f"bench.py: unknown command {cmd}")
     return 0
