@@ -5,8 +5,10 @@
 //! per instance, kept between requests). Each request uses it through a [`Session`], which
 //! takes the instance's lock at its first statement and gives it back when the request has
 //! its answer, so the statements of two requests never interleave: a `BEGIN … COMMIT` holds
-//! only one request's statements. The lock is fair (first come, first served), so writes of an
-//! instance wait in order, in the guest, instead of sleeping in SQLite's busy handler.
+//! only one request's statements. Writes of an instance wait for the lock in the guest, instead
+//! of sleeping in SQLite's busy handler. (The lock is `futures`' async mutex: an unlock wakes one
+//! waiter, but a request arriving in that moment may take the lock first; it is not strictly
+//! first come, first served.)
 //!
 //! # Group commit
 //!
