@@ -25,14 +25,51 @@ pub enum DbError {
     InvalidConnection,
     DatabaseFull,
     Io(String),
+    /// A libSQL server could not be reached, refused the runtime's credentials, or lost the
+    /// connection's state (an expired stream): a transport failure, not an SQL one.
+    Unreachable(String),
 }
 
 impl DbError {
+    /// An error message of the runtime's SQLite interface, classified. Spin passes a libSQL
+    /// client's failures through `io` as "Hrana: `http error: …`" (no answer from the server)
+    /// or "Hrana: `api error: …`" (the server refused the request itself: an expired stream,
+    /// a bad token); SQL errors over libSQL and every local SQLite error stay [`DbError::Io`].
+    pub fn from_runtime(message: String) -> Self {
+        if message.starts_with("Hrana: `http error") || message.starts_with("Hrana: `api error") {
+            Self::Unreachable(message)
+        } else {
+            Self::Io(message)
+        }
+    }
+
+    /// A transport failure in which the server surely did not run the statement: it rejected
+    /// the stream as expired, or no TCP connection was made. (A connection that broke after
+    /// the request was sent may have run it.)
+    pub fn statement_never_ran(&self) -> bool {
+        match self {
+            Self::Unreachable(message) => {
+                message.contains("STREAM_EXPIRED") || message.contains("tcp connect error")
+            }
+            Self::InvalidConnection => true,
+            _ => false,
+        }
+    }
+
+    /// What the statements of a transaction whose connection was lost answer.
+    pub fn lost_transaction() -> Self {
+        Self::Unreachable(
+            "the connection to the database was lost inside a transaction; it was rolled back"
+                .into(),
+        )
+    }
+
     /// SQLite's "no such table: X" (Spin passes the SQLite message through `Io`).
     pub fn missing_table(&self) -> Option<&str> {
         match self {
             Self::Io(message) => message.split("no such table: ").nth(1).map(|rest| {
-                rest.split(|c: char| c.is_whitespace() || c == ')')
+                // libSQL (sqld) wraps the message in backquotes: "…no such table: user```".
+                rest.split(|c: char| c.is_whitespace() || c == ')' || c == '`')
                     .next()
                     .unwrap_or("")
             }),
@@ -46,6 +83,13 @@ impl DbError {
     /// through `Io`: "database is locked").
     pub fn locked(&self) -> bool {
         matches!(self, Self::Io(message) if message.contains("database is locked"))
+    }
+
+    /// A libSQL server aborted the statement (`SQLITE_INTERRUPT`): sqld does so to a
+    /// connection whose write lock others have waited on too long. SQLite undoes an interrupted
+    /// statement, and the whole transaction when one was open.
+    pub fn interrupted(&self) -> bool {
+        matches!(self, Self::Io(message) if message.contains("SQLITE_INTERRUPT"))
     }
 
     /// Whether a statement failed because the schema lacks what it names: a table, a column,
@@ -78,6 +122,7 @@ impl fmt::Display for DbError {
             Self::InvalidConnection => f.write_str("invalid database connection"),
             Self::DatabaseFull => f.write_str("database full"),
             Self::Io(message) => write!(f, "database error: {message}"),
+            Self::Unreachable(message) => write!(f, "database server unreachable: {message}"),
         }
     }
 }
@@ -98,6 +143,13 @@ pub trait Database {
     fn nested(&self) -> bool {
         false
     }
+
+    /// Whether writes waiting for this connection pay to commit together ([`crate::shared_db`]):
+    /// yes for a local SQLite file (one fsync for many), no for a libSQL server (every statement
+    /// of a group is a round trip under the server's write lock).
+    fn group_commit(&self) -> bool {
+        true
+    }
 }
 
 /// A borrowed database is a database (a wrapper can take `&db`).
@@ -108,6 +160,10 @@ impl<D: Database + ?Sized> Database for &D {
 
     fn nested(&self) -> bool {
         (**self).nested()
+    }
+
+    fn group_commit(&self) -> bool {
+        (**self).group_commit()
     }
 }
 
@@ -225,6 +281,54 @@ mod tests {
             .schema_behind()
         );
         assert!(!DbError::Io("disk I/O error".into()).schema_behind());
+    }
+
+    /// What Spin passes on from a libSQL server (sqld 0.24), as seen under Spin 4.0.2.
+    #[test]
+    fn reads_libsql_messages() {
+        let missing = DbError::from_runtime(
+            "Hrana: `cursor error: `error at step 0: (error code: SQLITE_UNKNOWN) `SQLite \
+             error: no such table: user```"
+                .into(),
+        );
+        assert_eq!(missing.missing_table(), Some("user"));
+        let locked =
+            DbError::from_runtime("Hrana: `cursor error: SQLITE_BUSY: database is locked`".into());
+        assert!(locked.locked());
+        let interrupted = DbError::from_runtime(
+            "Hrana: `cursor error: `error at step 0: (error code: SQLITE_INTERRUPT) `SQLite \
+             error: interrupted```"
+                .into(),
+        );
+        assert!(interrupted.interrupted() && !interrupted.locked());
+        for (message, never_ran) in [
+            (
+                "Hrana: `http error: `error trying to connect: tcp connect error: Connection \
+                 refused (os error 111)``",
+                true,
+            ),
+            (
+                "Hrana: `api error: `{\"message\":\"The stream has expired due to \
+                 inactivity\",\"code\":\"STREAM_EXPIRED\"}``",
+                true,
+            ),
+            (
+                "Hrana: `api error: `{\"error\":\"Unauthorized: `The JWT is invalid`\"}``",
+                false,
+            ),
+            (
+                "Hrana: `http error: `connection closed before message completed``",
+                false,
+            ),
+        ] {
+            let error = DbError::from_runtime(message.into());
+            assert!(matches!(error, DbError::Unreachable(_)), "{message}");
+            assert_eq!(error.statement_never_ran(), never_ran, "{message}");
+        }
+        assert!(matches!(
+            DbError::from_runtime("UNIQUE constraint failed: tasks.id".into()),
+            DbError::Io(_)
+        ));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum ApiError {
     Misconfigured(String),
     /// The database could not be reached or answered with an error we cannot blame on the client.
     Unavailable(String),
+    /// The database server (libSQL) cannot be reached, or refuses the runtime's credentials.
+    DatabaseUnreachable(String),
     /// A bug. The cause is logged; the client only learns that something went wrong.
     Internal(anyhow::Error),
     /// Operation `index` of a batch failed with `cause`, so none of the batch was applied.
@@ -74,7 +76,9 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Misconfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Misconfigured(_) | Self::Unavailable(_) | Self::DatabaseUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BatchFailed { cause, .. } => cause.status(),
         }
@@ -111,6 +115,11 @@ impl ApiError {
                 "Service misconfigured; the operator finds the reason in the server's log".into()
             }
             Self::Unavailable(_) => "Service temporarily unavailable".into(),
+            Self::DatabaseUnreachable(_) => {
+                "The database cannot be reached; retry shortly (the operator finds the reason in \
+                 the server's log)"
+                    .into()
+            }
             Self::Internal(_) => "Internal server error".into(),
             Self::BatchFailed { index, cause } => format!(
                 "Operation {index} failed, so none of the batch was applied: {}",
@@ -132,6 +141,7 @@ impl ApiError {
         match &self {
             Self::Internal(cause) => eprintln!("internal error: {cause:#}"),
             Self::Unavailable(cause) => eprintln!("unavailable: {cause}"),
+            Self::DatabaseUnreachable(cause) => eprintln!("unavailable: {cause}"),
             Self::Misconfigured(why) => eprintln!("misconfigured: {why}"),
             _ => {}
         }
@@ -175,7 +185,7 @@ impl ApiError {
                     headers.insert(header::ALLOW, value);
                 }
             }
-            Self::Misconfigured(_) | Self::Unavailable(_) => {
+            Self::Misconfigured(_) | Self::Unavailable(_) | Self::DatabaseUnreachable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::TooManyRequests { retry_after_secs } => {
@@ -241,7 +251,11 @@ impl From<crate::db::DbError> for ApiError {
             DbError::Io(message) if message.contains("locked") || message.contains("busy") => {
                 Self::Unavailable(message)
             }
+            DbError::Io(_) if error.interrupted() => Self::Unavailable(error.to_string()),
             DbError::DatabaseFull => Self::Unavailable(error.to_string()),
+            // sqld down or restarting, an expired stream, a token it refuses: the log says which
+            // (sqld's messages never contain the token).
+            DbError::Unreachable(_) => Self::DatabaseUnreachable(error.to_string()),
             DbError::NoSuchDatabase | DbError::AccessDenied | DbError::InvalidConnection => {
                 Self::Misconfigured(format!(
                     "cannot open the default SQLite database ({error}); the manifest must grant \

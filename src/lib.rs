@@ -31,6 +31,7 @@ pub mod domain;
 pub mod env;
 pub mod error;
 pub mod fetch;
+pub mod kept_db;
 pub mod message;
 pub mod migrations;
 pub mod request_log;

@@ -135,7 +135,12 @@ impl<D: Database> SharedDatabase<D> {
         let mut step = Duration::from_millis(1);
         loop {
             match self.connection.execute(sql, params).await {
-                Err(error) if error.locked() && waited < BUSY_BUDGET => {
+                // An interrupted statement outside a transaction did nothing either (see
+                // `DbError::interrupted`); inside one, the transaction is gone.
+                Err(error)
+                    if (error.locked() || (error.interrupted() && !self.in_transaction.get()))
+                        && waited < BUSY_BUDGET =>
+                {
                     pause.pause(step).await;
                     waited += step;
                     step = (step * 2).min(Duration::from_millis(4));
@@ -228,7 +233,7 @@ impl<D: Database> Session<'_, D> {
         };
         let group = match group {
             Some(group) => Some(group),
-            None if !self.read && shared.queued.get() > 0 => {
+            None if !self.read && shared.queued.get() > 0 && shared.connection.group_commit() => {
                 match shared.execute("BEGIN IMMEDIATE", &[]).await {
                     Ok(_) => {
                         let group = Rc::new(Group::default());

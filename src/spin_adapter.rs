@@ -19,13 +19,14 @@
 //! meanwhile others run. They share the instance's connection through
 //! [`SharedDatabase`](crate::shared_db): a request takes it at its first statement and keeps it
 //! until it has its answer, so statements of two requests never interleave, and the writes
-//! waiting at one moment commit together. A connection the runtime calls invalid is dropped
-//! and opened again on the next statement.
+//! waiting at one moment commit together. A connection the runtime calls invalid, or whose
+//! libSQL server lost it, is dropped and opened again on the next statement ([`Kept`]).
 
 use crate::app;
 use crate::config::{ConfigCache, VariableMap};
 use crate::db::{Database, DbError, Rows, Value};
 use crate::env::Env;
+use crate::kept_db::{Kept, Open, Opened, Opening, is_libsql_source_id};
 use crate::message::{Body, BodyReader, Request, Response};
 use crate::phases::{self, Phase, Stamp};
 use crate::shared_db::{SessionEnd, SharedDatabase};
@@ -84,14 +85,14 @@ impl wasip3::exports::http::handler::Guest for Service {
 struct Instance {
     variables: RefCell<Option<Rc<VariableMap>>>,
     config: ConfigCache,
-    db: SharedDatabase<KeptConnection>,
+    db: SharedDatabase<Kept<SpinDefault>>,
 }
 
 thread_local! {
     static INSTANCE: Rc<Instance> = Rc::new(Instance {
         variables: RefCell::new(None),
         config: ConfigCache::default(),
-        db: SharedDatabase::with_retries(KeptConnection::default(), Some(Box::new(ClockPause))),
+        db: SharedDatabase::with_retries(Kept::new(SpinDefault), Some(Box::new(ClockPause))),
     });
 }
 
@@ -230,59 +231,57 @@ impl crate::shared_db::Pause for ClockPause {
     }
 }
 
-/// The `default` database of this instance: opened on first use (routes that need no database
-/// never open it) and kept for the instance's life.
-#[derive(Default)]
-struct KeptConnection {
-    connection: RefCell<Option<Rc<spin_sqlite::Connection>>>,
-}
+/// Opens the `default` database for [`Kept`]: Spin's connection, with the busy handler off and
+/// what kind of database it is asked once.
+struct SpinDefault;
 
-impl KeptConnection {
-    async fn connection(&self) -> Result<Rc<spin_sqlite::Connection>, DbError> {
-        if let Some(connection) = self.connection.borrow().as_ref() {
-            return Ok(connection.clone());
-        }
-        let open = Stamp::now();
-        let connection = spin_sqlite::Connection::open_default()
-            .await
-            .map_err(db_error)?;
-        open.record(Phase::Open);
-        // A locked database is retried by `shared_db` after pauses of a few milliseconds;
-        // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at a
-        // time. A runtime that refuses the setting keeps its handler: the retry then never
-        // sees "locked" before that handler's timeout.
-        if let Ok(result) = connection.execute("PRAGMA busy_timeout = 0", []).await {
-            let _ = result.collect().await;
-        }
-        let connection = Rc::new(connection);
-        *self.connection.borrow_mut() = Some(connection.clone());
-        Ok(connection)
+impl Open for SpinDefault {
+    type Connection = SpinConnection;
+
+    fn open(&self) -> Opening<'_, SpinConnection> {
+        Box::pin(async {
+            let open = Stamp::now();
+            let connection = SpinConnection(
+                spin_sqlite::Connection::open_default()
+                    .await
+                    .map_err(db_error)?,
+            );
+            open.record(Phase::Open);
+            // A libSQL server (sqld, Turso) or a local file: see `kept_db`. A failure here is
+            // the server's (unreachable, a refused token) and fails the first statement.
+            let source = connection.execute("SELECT sqlite_source_id()", &[]).await?;
+            let remote = matches!(
+                source.first().and_then(|row| row.first()),
+                Some(Value::Text(id)) if is_libsql_source_id(id)
+            );
+            // A locked database is retried by `shared_db` after pauses of a few milliseconds;
+            // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at
+            // a time. A runtime that refuses the setting keeps its handler: the retry then
+            // never sees "locked" before that handler's timeout.
+            let _ = connection.execute("PRAGMA busy_timeout = 0", &[]).await;
+            Ok(Opened { connection, remote })
+        })
     }
 }
 
-impl Database for KeptConnection {
+/// One connection Spin opened.
+struct SpinConnection(spin_sqlite::Connection);
+
+impl Database for SpinConnection {
     fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         Box::pin(async move {
-            let connection = self.connection().await?;
             let statement = Stamp::now();
             let params: Vec<spin_sqlite::Value> = params.iter().map(to_spin).collect();
-            let outcome = match connection.execute(sql, params).await {
+            let outcome = match self.0.execute(sql, params).await {
                 Ok(result) => result.collect().await,
                 Err(error) => Err(error),
             };
             statement.record(Phase::Statement);
-            match outcome {
-                Ok(rows) => Ok(rows
-                    .into_iter()
+            outcome.map_err(db_error).map(|rows| {
+                rows.into_iter()
                     .map(|row| row.values.into_iter().map(from_spin).collect())
-                    .collect()),
-                Err(spin_sqlite::Error::InvalidConnection) => {
-                    // Dropping it closes it (SQLite rolls back what it had open).
-                    self.connection.borrow_mut().take();
-                    Err(DbError::InvalidConnection)
-                }
-                Err(error) => Err(db_error(error)),
-            }
+                    .collect()
+            })
         })
     }
 }
@@ -313,6 +312,6 @@ fn db_error(error: spin_sqlite::Error) -> DbError {
         spin_sqlite::Error::AccessDenied => DbError::AccessDenied,
         spin_sqlite::Error::InvalidConnection => DbError::InvalidConnection,
         spin_sqlite::Error::DatabaseFull => DbError::DatabaseFull,
-        spin_sqlite::Error::Io(message) => DbError::Io(message),
+        spin_sqlite::Error::Io(message) => DbError::from_runtime(message),
     }
 }
