@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_api_testkit::process::{ProcessOptions, ServerProcess};
-use task_api_testkit::{Request, Runtime, TempDir, build_component_once, root, tokens};
+use task_api_testkit::{
+    Request, Runtime, StoredDatabase, TempDir, build_component_once, root, tokens,
+};
 
 const SECRET: &str = "process-test-secret-0123456789abcdef-XYZ";
 
@@ -33,6 +35,9 @@ fn spawn_server(
     if let Some(addr) = addr {
         options.listen = addr;
     }
+    // The file in `state`, or (TASK_API_DATABASE=sqld) the sqld kept beside it.
+    options.runtime_config = StoredDatabase::for_state(state)
+        .runtime_config(&state.with_extension("runtime-config.toml"));
     options.log_stem = logs.to_owned();
     options.variables = vec![("better_auth_secret".into(), SECRET.into())];
     for (name, value) in variables {
@@ -70,6 +75,8 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
     let temp = TempDir::new("crash");
     let dir = temp.path();
     let state = dir.join("state");
+    // Held for the whole test: with TASK_API_DATABASE=sqld it keeps the sqld running.
+    let database = StoredDatabase::for_state(&state);
     let mut host = spawn_server(&state, None, &dir.join("first"), &[]);
     let addr = host.addr;
     let t = token("crash-user");
@@ -161,22 +168,13 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
     }
     host.kill();
     // No half-written row anywhere, and the file is consistent.
-    let connection = rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap();
-    let integrity: String = connection
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
-    let malformed: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM tasks WHERE title NOT LIKE 'crash %' OR length(description) <> 400 + length(title) \
-             OR substr(description, 401) <> title OR created_at <> updated_at",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    let stored: i64 = connection
-        .query_row("SELECT count(*) FROM tasks", [], |row| row.get(0))
-        .unwrap();
+    let integrity = database.query("PRAGMA integrity_check");
+    assert_eq!(integrity, vec![vec![serde_json::json!("ok")]]);
+    let malformed = database.integer(
+        "SELECT count(*) FROM tasks WHERE title NOT LIKE 'crash %' OR length(description) <> 400 + length(title) \
+         OR substr(description, 401) <> title OR created_at <> updated_at",
+    );
+    let stored = database.integer("SELECT count(*) FROM tasks");
     println!(
         "crash test ({}): {sent} creates sent, {} acknowledged, {stored} stored, {missing} acknowledged but lost",
         Runtime::current().name(),
@@ -192,6 +190,7 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
     let temp = TempDir::new("secrets");
     let dir = temp.path();
     let state = dir.join("state");
+    let _database = StoredDatabase::for_state(&state);
     let mut host = spawn_server(&state, None, &dir.join("host"), &[]);
     let addr = host.addr;
     let t = token("secret-user");

@@ -15,8 +15,11 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use task_api_testkit::database::sqld_for;
 use task_api_testkit::process::{ProcessOptions, ServerProcess};
-use task_api_testkit::{Request, Runtime, TempDir, build_component_once, root, tokens};
+use task_api_testkit::{
+    Backend, Request, Runtime, StoredDatabase, TempDir, build_component_once, root, tokens,
+};
 
 const SECRET: &str = "replicas-test-secret-0123456789abcdef-XYZ";
 const REPLICAS: usize = 3;
@@ -78,10 +81,11 @@ fn call(addr: SocketAddr, method: &str, path: &str, auth: &str, body: Option<&st
         .unwrap_or_else(|| panic!("{method} {path} on {addr}: no complete response"))
 }
 
-/// Three replicas over one database file, killed when dropped.
+/// Three replicas over one database (a file, or one sqld with `TASK_API_DATABASE=sqld`),
+/// killed when dropped.
 struct Cluster {
     dir: TempDir,
-    db: PathBuf,
+    db: StoredDatabase,
     replicas: Vec<ServerProcess>,
     addrs: Vec<SocketAddr>,
 }
@@ -92,12 +96,23 @@ impl Cluster {
     fn start(label: &str, variables: &[(&str, &str)]) -> Cluster {
         build_component_once();
         let dir = TempDir::new(label);
-        // Relative, so it exercises Spin's rule: resolved against the working directory.
-        std::fs::write(
-            dir.path().join("runtime-config.toml"),
-            "[sqlite_database.default]\ntype = \"spin\"\npath = \"db/shared.db\"\n",
-        )
-        .unwrap();
+        let config = dir.path().join("runtime-config.toml");
+        let db = match Backend::current() {
+            Backend::File => {
+                // Relative, so it exercises Spin's rule: resolved against the working directory.
+                std::fs::write(
+                    &config,
+                    "[sqlite_database.default]\ntype = \"spin\"\npath = \"db/shared.db\"\n",
+                )
+                .unwrap();
+                StoredDatabase::File(dir.path().join("db/shared.db"))
+            }
+            Backend::Sqld => {
+                let sqld = sqld_for(&dir.path().join("sqld"));
+                task_api_testkit::database::lock(&sqld).write_runtime_config(&config);
+                StoredDatabase::Sqld(sqld)
+            }
+        };
         let mut variables: Vec<(String, String)> = variables
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -122,7 +137,7 @@ impl Cluster {
                 .unwrap_or_else(|e| panic!("replica {i}: {e}"));
         }
         Cluster {
-            db: dir.path().join("db/shared.db"),
+            db,
             addrs: replicas.iter().map(|r| r.addr).collect(),
             replicas,
             dir,
@@ -143,8 +158,8 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("replica {i} after restart: {e}"));
     }
 
-    fn sqlite(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).unwrap()
+    fn sqlite(&self) -> &StoredDatabase {
+        &self.db
     }
 
     /// Every replica's component stderr: a panic or a failed SQLite call shows up here.
@@ -209,7 +224,7 @@ fn migration_count() -> i64 {
 /// runs the migrations concurrently with the others.
 fn race_migrations(cluster: &Cluster, started: u64) -> usize {
     assert!(
-        !cluster.db.exists(),
+        cluster.db.is_empty(),
         "the database must be fresh when the race starts"
     );
     let statuses = burst(cluster, 12, |k, addr| {
@@ -232,7 +247,10 @@ fn race_migrations(cluster: &Cluster, started: u64) -> usize {
         let expected = if k < REPLICAS { 200 } else { 201 };
         assert_eq!(*status, expected, "first request {k}: {body}");
     }
-    assert!(cluster.db.exists(), "the runtime config's path was used");
+    assert!(
+        !cluster.db.is_empty(),
+        "the runtime config's database was used"
+    );
     for i in 0..REPLICAS {
         assert!(
             !cluster
@@ -245,11 +263,9 @@ fn race_migrations(cluster: &Cluster, started: u64) -> usize {
     }
     let db = cluster.sqlite();
     let versions: Vec<(i64, i64)> = db
-        .prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .query("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+        .iter()
+        .map(|r| (r[0].as_i64().unwrap(), r[1].as_i64().unwrap()))
         .collect();
     let expected: Vec<i64> = (1..=migration_count()).collect();
     assert_eq!(
@@ -267,13 +283,9 @@ fn race_migrations(cluster: &Cluster, started: u64) -> usize {
             "migration {version} applied at {applied_at}, outside this test's run"
         );
     }
-    let tasks: i64 = db
-        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
-        .unwrap();
+    let tasks = db.integer("SELECT count(*) FROM tasks");
     assert_eq!(tasks, 12 - REPLICAS as i64);
-    let journal: String = db
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
+    let journal = db.query("PRAGMA journal_mode")[0][0].clone();
     println!(
         "migrations: {} versions recorded once each after {} racing first requests; journal_mode {journal}",
         versions.len(),
@@ -672,25 +684,13 @@ fn kill_one_replica_mid_load(cluster: &mut Cluster) -> (usize, usize, usize) {
         );
     }
     let db = cluster.sqlite();
-    let integrity: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
-    let malformed: i64 = db
-        .query_row(
-            "SELECT count(*) FROM tasks WHERE user_id = 'crash-user' AND (title NOT LIKE 'crash %' \
-             OR length(description) <> 400 + length(title) OR substr(description, 401) <> title)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let stored: i64 = db
-        .query_row(
-            "SELECT count(*) FROM tasks WHERE user_id = 'crash-user'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let integrity = db.query("PRAGMA integrity_check");
+    assert_eq!(integrity, vec![vec![json!("ok")]]);
+    let malformed = db.integer(
+        "SELECT count(*) FROM tasks WHERE user_id = 'crash-user' AND (title NOT LIKE 'crash %' \
+         OR length(description) <> 400 + length(title) OR substr(description, 401) <> title)",
+    );
+    let stored = db.integer("SELECT count(*) FROM tasks WHERE user_id = 'crash-user'");
     let sent = sent.load(Ordering::Relaxed);
     println!(
         "sigkill: {sent} creates sent to {REPLICAS} replicas, {} acknowledged ({} by replica 0 \
@@ -712,7 +712,11 @@ fn three_replicas_over_one_database_file() {
     let started = now_secs();
     let t = Instant::now();
     let mut cluster = Cluster::start("shared", &[]);
-    println!("replicas under {}", Runtime::current().name());
+    println!(
+        "replicas under {} over {}",
+        Runtime::current().name(),
+        Backend::current().name()
+    );
     let up = t.elapsed();
     let mut requests = race_migrations(&cluster, started);
     requests += concurrent_creates(&cluster);

@@ -4,16 +4,20 @@
 
 pub mod client;
 pub mod component;
+pub mod database;
 pub mod fs;
 pub mod process;
 pub mod rng;
 pub mod runtime;
 pub mod server;
+pub mod sqld;
 pub mod tokens;
 
 pub use client::{KeepAlive, Request, Response, raw};
 pub use component::{build_component_once, root, wasm_path};
+pub use database::{Backend, StoredDatabase};
 pub use fs::TempDir;
 pub use process::{ServerProcess, free_port};
 pub use runtime::Runtime;
 pub use server::{Server, ServerBuilder};
+pub use sqld::Sqld;

@@ -3,12 +3,15 @@
 
 use crate::client::{Request, Response};
 use crate::component::{build_component_once, root, wasm_path};
+use crate::database::{Backend, StoredDatabase};
 use crate::fs::TempDir;
 use crate::process::{ProcessOptions, ServerProcess};
 use crate::runtime::Runtime;
+use crate::sqld::Sqld;
 use crate::tokens;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use task_api_host::{BlockingHost, HostOptions};
 
@@ -21,6 +24,8 @@ pub struct Server {
     running: Option<Running>,
     pub state: TempDir,
     runtime: Runtime,
+    /// The libSQL server holding the `default` database (`TASK_API_DATABASE=sqld`).
+    sqld: Option<Arc<Mutex<Sqld>>>,
 }
 
 pub struct ServerBuilder {
@@ -80,13 +85,52 @@ impl ServerBuilder {
     pub fn try_start(self) -> Result<Server, (String, TempDir)> {
         build_component_once();
         let state = self.state.unwrap_or_else(|| TempDir::new("state"));
+        let mut runtime_config = self.runtime_config;
+        let mut sqlite = self.sqlite;
+        // With `TASK_API_DATABASE=sqld`, Spin's `default` database is a libSQL server whose
+        // data lives in the state directory (a restart on the same state finds it again). A
+        // test that brings its own runtime config keeps it; the bundled host serves files only.
+        let sqld = match (Backend::current(), &self.runtime, &runtime_config) {
+            (Backend::Sqld, Runtime::Spin(_), None) => {
+                let database = StoredDatabase::for_state(state.path());
+                runtime_config =
+                    database.runtime_config(&state.path().with_extension("runtime-config.toml"));
+                // `spin up --sqlite @file` hands a file to the libSQL client whole, and its
+                // parser refuses the PRAGMA of migration 0005; files are run here instead, one
+                // statement at a time, as the component runs its migrations. Single statements
+                // still go through Spin.
+                let mut files = true;
+                sqlite.retain(|entry| match entry.strip_prefix('@') {
+                    Some(file) => {
+                        assert!(
+                            files,
+                            "under sqld, --sqlite files must come before statements"
+                        );
+                        if let Some(sqld) = database.sqld() {
+                            crate::database::lock(sqld).run_file(std::path::Path::new(file));
+                        }
+                        false
+                    }
+                    None => {
+                        files = false;
+                        true
+                    }
+                });
+                database.sqld().cloned()
+            }
+            (Backend::Sqld, Runtime::Host, None) => panic!(
+                "TASK_API_DATABASE=sqld needs TASK_API_RUNTIME=spin: the bundled host refuses \
+                 type = \"libsql\" (see host/src/runtime_config.rs)"
+            ),
+            _ => None,
+        };
         let running = match &self.runtime {
             Runtime::Host => {
                 let mut options = HostOptions::new(self.manifest.clone());
                 options.state_dir = Some(state.path().to_owned());
                 options.variables = self.variables;
-                options.sqlite = self.sqlite;
-                options.runtime_config = self.runtime_config;
+                options.sqlite = sqlite.clone();
+                options.runtime_config = runtime_config.clone();
                 options.reuse = host_reuse();
                 if self.manifest == root().join("spin.toml") {
                     options.wasm = Some(wasm_path());
@@ -99,8 +143,8 @@ impl ServerBuilder {
                 let workdir = state.path().join("work");
                 let mut options = ProcessOptions::new(&self.manifest, state.path(), &workdir);
                 options.variables = self.variables;
-                options.sqlite = self.sqlite;
-                options.runtime_config = self.runtime_config;
+                options.sqlite = sqlite.clone();
+                options.runtime_config = runtime_config.clone();
                 options.log_stem = state.path().join("spin");
                 let host_bin = PathBuf::new();
                 let mut process = ServerProcess::spawn(&self.runtime, &host_bin, options);
@@ -114,6 +158,7 @@ impl ServerBuilder {
                 running: Some(running),
                 state,
                 runtime: self.runtime,
+                sqld,
             }),
             Err(error) => Err((error, state)),
         }
@@ -158,9 +203,13 @@ impl Server {
         format!("http://{}", self.addr())
     }
 
-    /// The default database file, `<state>/sqlite_db.db` under both runtimes.
-    pub fn database(&self) -> PathBuf {
-        self.state.path().join("sqlite_db.db")
+    /// The `default` database: the file `<state>/sqlite_db.db` (both runtimes), or the sqld
+    /// serving it. The handle stays readable after the server stops.
+    pub fn database(&self) -> StoredDatabase {
+        match &self.sqld {
+            Some(sqld) => StoredDatabase::Sqld(sqld.clone()),
+            None => StoredDatabase::File(self.state.path().join("sqlite_db.db")),
+        }
     }
 
     /// What the component wrote to stderr (its log of misconfigurations and failures). Both
@@ -211,6 +260,7 @@ impl Server {
             Running::Host(host) => host.shutdown().expect("clean shutdown"),
             Running::Spin(mut process) => process.stop(),
         }
+        self.sqld = None;
         std::mem::replace(&mut self.state, TempDir::new("unused"))
     }
 

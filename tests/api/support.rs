@@ -54,10 +54,7 @@ pub fn builder_at_schema(version: u32) -> ServerBuilder {
     builder
 }
 
-/// One integer a query of a stopped server's database answers.
-pub fn stored_integer(database: &std::path::Path, sql: &str) -> i64 {
-    rusqlite::Connection::open(database)
-        .unwrap()
-        .query_row(sql, [], |row| row.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// One integer a query of a (running or stopped) server's database answers.
+pub fn stored_integer(database: &task_api_testkit::StoredDatabase, sql: &str) -> i64 {
+    database.integer(sql)
 }

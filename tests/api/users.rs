@@ -8,20 +8,13 @@ use serde_json::json;
 /// Better Auth's `user` table as its SQLite adapter creates it.
 const BETTER_AUTH_USER_TABLE: &str = r#"CREATE TABLE "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null)"#;
 
-fn query(server: &Server, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
-    let connection = rusqlite::Connection::open(server.database()).unwrap();
-    let mut statement = connection.prepare(sql).unwrap();
-    let columns = statement.column_count();
-    statement
-        .query_map([], |row| (0..columns).map(|i| row.get(i)).collect())
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+/// Rows of the server's database (a file or sqld), each value as JSON.
+fn query(server: &Server, sql: &str) -> Vec<Vec<serde_json::Value>> {
+    server.database().query(sql)
 }
 
 #[test]
 fn auto_mode_records_a_user_on_first_sight() {
-    use rusqlite::types::Value::{Null, Text};
     let server = Server::start();
     assert_eq!(server.get("/api/dana/tasks", &token("dana")).status, 200);
     assert_eq!(server.get("/api/dana/tasks", &token("dana")).status, 200);
@@ -31,12 +24,8 @@ fn auto_mode_records_a_user_on_first_sight() {
     assert_eq!(
         users,
         vec![
-            vec![
-                Text("dana".into()),
-                Text("dana@example.com".into()),
-                Text("dana".into())
-            ],
-            vec![Text("eve".into()), Null, Null],
+            vec![json!("dana"), json!("dana@example.com"), json!("dana")],
+            vec![json!("eve"), json!(null), json!(null)],
         ]
     );
 }
@@ -74,18 +63,17 @@ fn better_auth_mode_accepts_only_users_in_its_table() {
     server
         .post("/api/ghost/tasks", &token("ghost"), json!({"title": "x"}))
         .assert_json_error(401);
-    use rusqlite::types::Value::{Integer, Null, Text};
     assert_eq!(
         query(
             &server,
             "SELECT count(*) FROM tasks WHERE user_id = 'ghost'"
         ),
-        vec![vec![Integer(0)]]
+        vec![vec![json!(0)]]
     );
     // The API's own table lists who wrote through it (ids only), never a refused stranger.
     assert_eq!(
         query(&server, "SELECT id, email FROM users"),
-        vec![vec![Text("ba_user_1".into()), Null]],
+        vec![vec![json!("ba_user_1"), json!(null)]],
     );
 }
 
@@ -128,13 +116,12 @@ fn better_auth_mode_erases_a_user_before_and_after_better_auth_deletes_it() {
             &server,
             r#"SELECT count(*) FROM "user" WHERE id = 'ba_keep'"#
         ),
-        vec![vec![rusqlite::types::Value::Integer(1)]]
+        vec![vec![json!(1)]]
     );
     // afterDelete: Better Auth removed the user first; its tasks can still be erased.
-    rusqlite::Connection::open(server.database())
-        .unwrap()
-        .execute(r#"DELETE FROM "user" WHERE id = 'ba_gone'"#, [])
-        .unwrap();
+    server
+        .database()
+        .execute(r#"DELETE FROM "user" WHERE id = 'ba_gone'"#);
     assert_eq!(
         server.get("/api/ba_gone/tasks", &token("ba_gone")).status,
         401
@@ -145,6 +132,6 @@ fn better_auth_mode_erases_a_user_before_and_after_better_auth_deletes_it() {
             &server,
             "SELECT count(*) FROM tasks WHERE replace(user_id, char(1), '') IN ('ba_keep', 'ba_gone')"
         ),
-        vec![vec![rusqlite::types::Value::Integer(0)]]
+        vec![vec![json!(0)]]
     );
 }
