@@ -29,6 +29,8 @@ pub struct ProcessOptions {
     pub runtime_config: Option<PathBuf>,
     /// Where stdout and stderr go: `<log_stem>.out` and `<log_stem>.err`.
     pub log_stem: PathBuf,
+    /// More flags for `up` (`--idle-instance-timeout 30`, say).
+    pub extra_args: Vec<String>,
 }
 
 impl ProcessOptions {
@@ -42,6 +44,7 @@ impl ProcessOptions {
             sqlite: Vec::new(),
             runtime_config: None,
             log_stem: state_dir.with_extension("server"),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl ServerProcess {
         // Instance-reuse flags for a whole test pass (CI runs the suites once more with
         // `--max-instance-reuse-count 1`: a fresh instance per request).
         command.args(reuse_args());
+        command.args(&options.extra_args);
         // Nothing from the caller's environment may configure the server under test.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {

@@ -35,9 +35,16 @@ pub struct ServerBuilder {
     state: Option<TempDir>,
     runtime_config: Option<PathBuf>,
     runtime: Runtime,
+    spin_args: Vec<String>,
 }
 
 impl ServerBuilder {
+    /// More flags for `spin up` (real Spin only).
+    pub fn spin_args(mut self, args: &[&str]) -> Self {
+        self.spin_args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
     pub fn variable(mut self, name: &str, value: &str) -> Self {
         self.variables.retain(|(n, _)| n != name);
         self.variables.push((name.into(), value.into()));
@@ -146,6 +153,7 @@ impl ServerBuilder {
                 options.sqlite = sqlite.clone();
                 options.runtime_config = runtime_config.clone();
                 options.log_stem = state.path().join("spin");
+                options.extra_args = self.spin_args.clone();
                 let host_bin = PathBuf::new();
                 let mut process = ServerProcess::spawn(&self.runtime, &host_bin, options);
                 process
@@ -181,6 +189,7 @@ impl Server {
             state: None,
             runtime_config: None,
             runtime: Runtime::current().clone(),
+            spin_args: Vec::new(),
         }
     }
 

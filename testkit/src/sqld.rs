@@ -36,6 +36,7 @@ pub struct Sqld {
     pub token: String,
     data: PathBuf,
     binary: PathBuf,
+    key: Ed25519KeyPair,
 }
 
 impl Sqld {
@@ -60,6 +61,7 @@ impl Sqld {
             token,
             data: dir.to_owned(),
             binary,
+            key,
         };
         sqld.spawn();
         sqld
@@ -118,6 +120,28 @@ impl Sqld {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.data.join("sqld.log")).unwrap_or_default()
+    }
+
+    /// A read-write token signed by this server's key that expired an hour ago.
+    pub fn expired_token(&self) -> String {
+        let mut claims = Claims::with_custom_claims(
+            serde_json::json!({ "a": "rw" }),
+            jwt_simple::prelude::Duration::from_hours(1),
+        );
+        let past = Clock::now_since_epoch() - jwt_simple::prelude::Duration::from_hours(1);
+        claims.issued_at = Some(past - jwt_simple::prelude::Duration::from_hours(1));
+        claims.expires_at = Some(past);
+        self.key.sign(claims).expect("signing")
+    }
+
+    /// A read-write token signed by a key this server does not know.
+    pub fn foreign_token() -> String {
+        Ed25519KeyPair::generate()
+            .sign(Claims::with_custom_claims(
+                serde_json::json!({ "a": "rw" }),
+                jwt_simple::prelude::Duration::from_hours(1),
+            ))
+            .expect("signing")
     }
 
     /// `http://127.0.0.1:PORT`.
