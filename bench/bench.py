@@ -191,6 +191,16 @@ def summarize(results_dir):
         checks.append(("spin, one keep-alive connection: every route's p99 ≤ 5 ms",
                        f'worst {worst["scenario"]} {worst["p99"]:.2f} ms',
                        worst["p99"] <= 5))
+    # A libSQL server (issue 30): the same build with its database on sqld, same session.
+    for scenario in ("list", "post"):
+        r = ratio(get("spin-sqld", scenario), get("spin", scenario))
+        if r is not None:
+            checks.append((f"spin-sqld {scenario} ≥ 0.5 × spin (local SQLite) {scenario}",
+                           f"{r:.2f}×", r >= 0.5))
+    sp = get("spin-sqld", "post")
+    if sp:
+        checks.append((f'spin-sqld POST p99 ≤ 100 ms at {loaded} connections',
+                       f'{sp["p99"]:.2f} ms', sp["p99"] <= 100))
     # The bundled host and the native baseline, as context.
     hl, hn, nl = get("host", "list"), get("host", "nope"), get("native", "list")
     r = ratio(hl, hn)
@@ -210,7 +220,7 @@ def summarize(results_dir):
             out.append(f"| {name} | {value} | {'yes' if ok else 'NO'} |")
         out.append("")
     for a_target, b_target in (("spin", "host"), ("spin", "native"), ("host", "native"),
-                               ("spin", "fastapi")):
+                               ("spin", "fastapi"), ("spin-sqld", "spin")):
         for scenario in ("list", "get", "post", "nope"):
             r = ratio(get(a_target, scenario), get(b_target, scenario))
             if r is not None:

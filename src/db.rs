@@ -36,7 +36,14 @@ impl DbError {
     /// or "Hrana: `api error: …`" (the server refused the request itself: an expired stream,
     /// a bad token); SQL errors over libSQL and every local SQLite error stay [`DbError::Io`].
     pub fn from_runtime(message: String) -> Self {
-        if message.starts_with("Hrana: `http error") || message.starts_with("Hrana: `api error") {
+        let transport = message.starts_with("Hrana: `http error")
+            || message.starts_with("Hrana: `api error")
+            // The server went away while a cursor's rows were coming.
+            || (message.starts_with("Hrana: `cursor error")
+                && ["error reading a body", "connection closed", "connection reset", "broken pipe"]
+                    .iter()
+                    .any(|sign| message.contains(sign)));
+        if transport {
             Self::Unreachable(message)
         } else {
             Self::Io(message)
@@ -150,6 +157,11 @@ pub trait Database {
     fn group_commit(&self) -> bool {
         true
     }
+
+    /// Whether this is an open connection to a libSQL server (see [`crate::kept_db`]).
+    fn remote(&self) -> bool {
+        false
+    }
 }
 
 /// A borrowed database is a database (a wrapper can take `&db`).
@@ -164,6 +176,10 @@ impl<D: Database + ?Sized> Database for &D {
 
     fn group_commit(&self) -> bool {
         (**self).group_commit()
+    }
+
+    fn remote(&self) -> bool {
+        (**self).remote()
     }
 }
 
@@ -318,6 +334,11 @@ mod tests {
             ),
             (
                 "Hrana: `http error: `connection closed before message completed``",
+                false,
+            ),
+            (
+                "Hrana: `cursor error: `cursor error: `error reading a body from connection: \
+                 unexpected EOF during chunk size line```",
                 false,
             ),
         ] {

@@ -155,6 +155,10 @@ impl<O: Open> Database for Kept<O> {
     fn group_commit(&self) -> bool {
         self.remote.get() == Some(false)
     }
+
+    fn remote(&self) -> bool {
+        self.remote.get() == Some(true)
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod conditional;
 pub mod config;
 pub mod cors;
 pub mod db;
+pub mod db_pool;
 pub mod domain;
 pub mod env;
 pub mod error;

@@ -25,6 +25,7 @@
 use crate::app;
 use crate::config::{ConfigCache, VariableMap};
 use crate::db::{Database, DbError, Rows, Value};
+use crate::db_pool::Pool;
 use crate::env::Env;
 use crate::kept_db::{Kept, Open, Opened, Opening, is_libsql_source_id};
 use crate::message::{Body, BodyReader, Request, Response};
@@ -85,14 +86,16 @@ impl wasip3::exports::http::handler::Guest for Service {
 struct Instance {
     variables: RefCell<Option<Rc<VariableMap>>>,
     config: ConfigCache,
-    db: SharedDatabase<Kept<SpinDefault>>,
+    db: Pool<Kept<SpinDefault>>,
 }
 
 thread_local! {
     static INSTANCE: Rc<Instance> = Rc::new(Instance {
         variables: RefCell::new(None),
         config: ConfigCache::default(),
-        db: SharedDatabase::with_retries(Kept::new(SpinDefault), Some(Box::new(ClockPause))),
+        db: Pool::new(|| {
+            SharedDatabase::with_retries(Kept::new(SpinDefault), Some(Box::new(ClockPause)))
+        }),
     });
 }
 

@@ -43,6 +43,18 @@ impl Sqld {
     /// Starts sqld on `dir` (its data and key live there; a directory an earlier sqld used
     /// keeps its database). Panics with sqld's log when it does not come up.
     pub fn start(dir: &Path) -> Sqld {
+        Self::start_seeded(dir, None)
+    }
+
+    /// [`Sqld::start`] on a copy of the SQLite file `seed` (sqld serves a plain SQLite file
+    /// placed as its `default` namespace's data): how the benchmarks give it their seeded rows.
+    pub fn start_seeded(dir: &Path, seed: Option<&Path>) -> Sqld {
+        if let Some(seed) = seed {
+            let namespace = dir.join("data/dbs/default");
+            std::fs::create_dir_all(&namespace).expect("sqld's namespace directory");
+            std::fs::copy(seed, namespace.join("data"))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", seed.display()));
+        }
         let binary = sqld_binary().expect(
             "no sqld found: set SQLD_BIN, put `sqld` on PATH, or place it at ../shared/bin/sqld",
         );
@@ -93,6 +105,12 @@ impl Sqld {
             .arg("--auth-jwt-key-file")
             .arg(self.data.join("auth.pem"))
             .arg("--disable-metrics")
+            // More flags for sqld (SQLD_ARGS, split at whitespace), as an operator would pass.
+            .args(
+                std::env::var("SQLD_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("sqld's log"))
             .stderr(log)

@@ -3,6 +3,7 @@
 //! with `TASK_API_RUNTIME_CONFIG` naming a Spin runtime config that puts the `default` database
 //! on it. The scripts that start `spin up` themselves (schemathesis, the Better Auth test) pass
 //! that file on. sqld stops when COMMAND exits; its exit code is COMMAND's.
+//! `WITH_SQLD_SEED=FILE` starts sqld on a copy of that SQLite file (the benchmarks' rows).
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -15,7 +16,8 @@ fn main() {
         std::process::exit(2);
     };
     let dir = task_api_testkit::TempDir::new("with-sqld");
-    let sqld = task_api_testkit::Sqld::start(&dir.path().join("sqld"));
+    let seed = std::env::var_os("WITH_SQLD_SEED").map(std::path::PathBuf::from);
+    let sqld = task_api_testkit::Sqld::start_seeded(&dir.path().join("sqld"), seed.as_deref());
     let config = dir.path().join("runtime-config.toml");
     sqld.write_runtime_config(&config);
     eprintln!(

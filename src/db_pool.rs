@@ -1,0 +1,157 @@
+//! The connections of an instance: one for a local SQLite file, up to [`REMOTE_CONNECTIONS`]
+//! for a libSQL server.
+//!
+//! On a local file one connection serves every request of the instance ([`SharedDatabase`]):
+//! a statement costs microseconds, and writes waiting for the connection commit together.
+//! Over a libSQL server every statement is an HTTP round trip, and through Spin 4.0.2's libSQL
+//! client one costs about 5 ms (`bench/README.md`, "libSQL"): requests queued behind one
+//! connection would wait for each other's round trips. So there a request takes a connection
+//! no other request is using, opening one more (up to [`REMOTE_CONNECTIONS`]) when all are
+//! busy, and the server orders what the connections do. Which kind of database it is, is known
+//! once the first connection is open ([`Database::group_commit`] says no for libSQL); until
+//! then the instance uses one.
+
+use crate::db::{Database, Rows, Value};
+use crate::shared_db::{Session, SessionEnd, SharedDatabase};
+use std::cell::Cell;
+
+/// At most this many connections per instance to a libSQL server: Spin 4.0.2 runs at most 16
+/// requests of an instance at once.
+pub const REMOTE_CONNECTIONS: usize = 16;
+
+/// An instance's connections; each is opened only when a request first needs it.
+pub struct Pool<D> {
+    members: Vec<Member<D>>,
+}
+
+struct Member<D> {
+    shared: SharedDatabase<D>,
+    /// Requests given this connection that have not finished.
+    users: Cell<usize>,
+}
+
+impl<D: Database> Pool<D> {
+    /// A pool of up to [`REMOTE_CONNECTIONS`] connections made by `make` (lazily opening ones,
+    /// so the unused cost nothing).
+    pub fn new(mut make: impl FnMut() -> SharedDatabase<D>) -> Self {
+        Self {
+            members: (0..REMOTE_CONNECTIONS)
+                .map(|_| Member {
+                    shared: make(),
+                    users: Cell::new(0),
+                })
+                .collect(),
+        }
+    }
+
+    /// How many connections requests may spread over: one until the first is open and known
+    /// to be a libSQL server's.
+    fn width(&self) -> usize {
+        match self.members.first() {
+            Some(first) if first.shared.connection().remote() => self.members.len(),
+            _ => 1,
+        }
+    }
+
+    /// A request's use of the database: on a connection nobody uses, if there is one within the
+    /// pool's width, else on the least used.
+    pub fn session(&self, read: bool) -> PooledSession<'_, D> {
+        let members = &self.members[..self.width().min(self.members.len())];
+        let member = members
+            .iter()
+            .min_by_key(|member| member.users.get())
+            .unwrap_or(&self.members[0]);
+        member.users.set(member.users.get() + 1);
+        PooledSession {
+            session: member.shared.session(read),
+            _user: User(&member.users),
+        }
+    }
+
+    /// How many connections requests are using now.
+    pub fn in_use(&self) -> usize {
+        self.members.iter().filter(|m| m.users.get() > 0).count()
+    }
+}
+
+/// A [`Session`] on one of the pool's connections.
+pub struct PooledSession<'p, D> {
+    session: Session<'p, D>,
+    _user: User<'p>,
+}
+
+/// Counts a request as a user of its connection until it is dropped (finished or cancelled).
+struct User<'p>(&'p Cell<usize>);
+
+impl Drop for User<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+impl<D: Database> PooledSession<'_, D> {
+    /// See [`Session::finish`].
+    pub async fn finish(self) -> SessionEnd {
+        let PooledSession { session, _user } = self;
+        session.finish().await
+    }
+}
+
+impl<D: Database> Database for PooledSession<'_, D> {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+        self.session.execute(sql, params)
+    }
+
+    fn nested(&self) -> bool {
+        self.session.nested()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Now;
+    use crate::sqlite::SqliteDb;
+
+    /// A local database that says it is a libSQL server's.
+    struct Remote(SqliteDb);
+
+    impl Database for Remote {
+        fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+            self.0.execute(sql, params)
+        }
+        fn group_commit(&self) -> bool {
+            false
+        }
+        fn remote(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_local_database_keeps_one_connection_for_every_request() {
+        let pool = Pool::new(|| SharedDatabase::new(SqliteDb::in_memory()));
+        let sessions: Vec<_> = (0..5).map(|_| pool.session(false)).collect();
+        assert_eq!(pool.in_use(), 1);
+        drop(sessions);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn a_libsql_server_gives_each_concurrent_request_its_own_connection() {
+        let pool = Pool::new(|| SharedDatabase::new(Remote(SqliteDb::in_memory())));
+        let first = pool.session(true);
+        first.execute("SELECT 1", &[]).now().unwrap();
+        let more: Vec<_> = (0..REMOTE_CONNECTIONS + 3)
+            .map(|_| pool.session(false))
+            .collect();
+        assert_eq!(pool.in_use(), REMOTE_CONNECTIONS);
+        drop(more);
+        assert_eq!(first.finish().now(), SessionEnd::Kept);
+        assert_eq!(pool.in_use(), 0);
+        // A finished request's connection is the next one's.
+        let again = pool.session(false);
+        assert_eq!(pool.in_use(), 1);
+        drop(again);
+    }
+}
