@@ -1,9 +1,12 @@
 // End-to-end proof against the real library: tokens issued by a running Better Auth server
 // (jwt() plugin, EdDSA by default) and by `jose` with BETTER_AUTH_SECRET (as a Next.js route
-// would mint them) are checked by the task API component under the bundled host.
+// would mint them) are checked by the task API component under the bundled host or real Spin
+// (TASK_API_RUNTIME=spin).
 //
 // Run with `npm test` here, after `cargo build -p task-api-host` and
 // `cargo build --target wasm32-wasip1 --release` at the repository root (.ci/run does both).
+// `../../target/debug/with-sqld npm test` (with TASK_API_RUNTIME=spin) puts the shared Better
+// Auth and the API that reads its user table on one libSQL server (sqld).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
-import { ACCESS_TOKEN_ROUTE, startBetterAuth, startHost } from "./harness.mjs";
+import { ACCESS_TOKEN_ROUTE, libsql, startBetterAuth, startHost } from "./harness.mjs";
 
 const SECRET = "e2e-better-auth-secret-0123456789abcdef";
 const OTHER_SECRET = "e2e-second-instance-secret-0123456789ab";
@@ -27,9 +30,14 @@ let liveHost; // better_auth_url: fetches the JWKS from the running Better Auth
 
 before(async () => {
   const shared = path.join(tmp, "shared");
-  // The host's database file IS Better Auth's: <state-dir>/sqlite_db.db.
+  // The host's database IS Better Auth's: the file <state-dir>/sqlite_db.db, or, when the run
+  // has a libSQL server (with-sqld), that server for both.
   mkdirSync(shared);
-  betterAuth = await startBetterAuth({ dbFile: path.join(shared, "sqlite_db.db"), secret: SECRET });
+  betterAuth = await startBetterAuth({
+    dbFile: path.join(shared, "sqlite_db.db"),
+    secret: SECRET,
+    onLibsql: true,
+  });
   started.push(betterAuth);
   stranger = await startBetterAuth({ dbFile: path.join(tmp, "stranger.db"), secret: OTHER_SECRET });
   started.push(stranger);
@@ -40,6 +48,7 @@ before(async () => {
 
   staticHost = await startHost({
     stateDir: shared,
+    runtimeConfig: libsql?.file,
     variables: {
       jwt_jwks: await betterAuth.jwks(),
       jwt_issuer: betterAuth.baseURL,
@@ -291,15 +300,14 @@ describe("HS256 minted with jose and BETTER_AUTH_SECRET, as a Next.js route woul
 });
 
 describe("user_source=better-auth against the user table Better Auth created", () => {
-  test("the host's database file is Better Auth's", () => {
-    const tables = betterAuth.db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-      .all()
-      .map((t) => t.name);
+  test("the host's database file is Better Auth's", async () => {
+    const tables = (await betterAuth.query("SELECT name FROM sqlite_master WHERE type = 'table'")).map(
+      (t) => t.name,
+    );
     for (const table of ["user", "session", "jwks", "tasks", "schema_migrations"]) {
       assert.ok(tables.includes(table), `${table} missing from ${tables}`);
     }
-    const users = betterAuth.db.prepare('SELECT id FROM "user" ORDER BY email').all();
+    const users = await betterAuth.query('SELECT id FROM "user" ORDER BY email');
     assert.deepEqual(
       users.map((u) => u.id),
       [alice.id, bob.id],
@@ -319,9 +327,9 @@ describe("user_source=better-auth against the user table Better Auth created", (
     assert.equal(response.status, 401);
     assert.equal(response.json.detail, "Unknown user");
     // A user Better Auth deletes stops being one.
-    betterAuth.db.prepare('DELETE FROM "session" WHERE "userId" = ?').run(bob.id);
-    betterAuth.db.prepare('DELETE FROM "account" WHERE "userId" = ?').run(bob.id);
-    betterAuth.db.prepare('DELETE FROM "user" WHERE id = ?').run(bob.id);
+    await betterAuth.run('DELETE FROM "session" WHERE "userId" = ?', bob.id);
+    await betterAuth.run('DELETE FROM "account" WHERE "userId" = ?', bob.id);
+    await betterAuth.run('DELETE FROM "user" WHERE id = ?', bob.id);
     const gone = await staticHost.call("GET", `/api/${bob.id}/tasks`, bob.token);
     assert.equal(gone.status, 401);
     assert.equal(gone.json.detail, "Unknown user");

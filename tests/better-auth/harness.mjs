@@ -9,8 +9,10 @@ import { jwt } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
 import Database from "better-sqlite3";
+import { createClient } from "@libsql/client/http";
+import { LibsqlDialect } from "@libsql/kysely-libsql";
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 
@@ -20,6 +22,24 @@ const componentWasm = path.join(root, "target/wasm32-wasip1/release/task_api.was
 
 /** Which runtime serves the API: "host" (default) or "spin". */
 export const runtime = process.env.TASK_API_RUNTIME || "host";
+
+/**
+ * The libSQL server (sqld) the shared deployment keeps its data on, when the run has one:
+ * `target/debug/with-sqld npm test` names a Spin runtime config with `type = "libsql"` in
+ * TASK_API_RUNTIME_CONFIG. Then Better Auth writes its tables there (through libSQL's Kysely
+ * dialect, over HTTP) and the API that reads them is pointed at the same server.
+ */
+export const libsql = (() => {
+  const file = process.env.TASK_API_RUNTIME_CONFIG;
+  if (!file) return null;
+  const text = readFileSync(file, "utf8");
+  const url = text.match(/^url\s*=\s*"([^"]*)"/m)?.[1];
+  const authToken = text.match(/^token\s*=\s*"([^"]*)"/m)?.[1];
+  if (!/^type\s*=\s*"libsql"/m.test(text) || !url) {
+    throw new Error(`${file} is not a runtime config with a libsql default database`);
+  }
+  return { file, url, authToken };
+})();
 
 function spinBinary() {
   const executable = (file) => {
@@ -72,15 +92,34 @@ async function accessTokenCookie(auth, req, res) {
  * `dbFile`. `signUp` registers a user and returns its id, session cookie and the JWT that
  * `/api/auth/token` issues for that session.
  */
-export async function startBetterAuth({ dbFile, secret, jwtOptions = {} }) {
-  const db = new Database(dbFile);
+export async function startBetterAuth({ dbFile, secret, jwtOptions = {}, onLibsql = false }) {
+  // Its database: the file, or (onLibsql, when the run has an sqld) the libSQL server. `query`
+  // and `run` reach it as the test's own SQL client.
+  let database, query, run, closeDatabase;
+  if (onLibsql && libsql) {
+    const client = createClient({ url: libsql.url, authToken: libsql.authToken });
+    database = { dialect: new LibsqlDialect({ client }), type: "sqlite" };
+    query = async (sql, ...args) => (await client.execute({ sql, args })).rows;
+    run = async (sql, ...args) => {
+      await client.execute({ sql, args });
+    };
+    closeDatabase = () => client.close();
+  } else {
+    const db = new Database(dbFile);
+    database = db;
+    query = async (sql, ...args) => db.prepare(sql).all(...args);
+    run = async (sql, ...args) => {
+      db.prepare(sql).run(...args);
+    };
+    closeDatabase = () => db.close();
+  }
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const baseURL = `http://127.0.0.1:${server.address().port}`;
   const auth = betterAuth({
     baseURL,
     secret,
-    database: db,
+    database,
     emailAndPassword: { enabled: true },
     plugins: [jwt(jwtOptions)],
     logger: { level: "error" },
@@ -127,10 +166,10 @@ export async function startBetterAuth({ dbFile, secret, jwtOptions = {} }) {
   async function close() {
     await new Promise((resolve) => server.close(resolve));
     server.closeAllConnections?.();
-    db.close();
+    closeDatabase();
   }
 
-  return { baseURL, auth, db, signUp, jwks, close };
+  return { baseURL, auth, query, run, signUp, jwks, close };
 }
 
 /**
@@ -138,13 +177,14 @@ export async function startBetterAuth({ dbFile, secret, jwtOptions = {} }) {
  * given variables (passed as SPIN_VARIABLE_*; those already in the environment are dropped so
  * they cannot leak in).
  */
-export async function startHost({ stateDir, variables }) {
+export async function startHost({ stateDir, variables, runtimeConfig }) {
   const needed = [[componentWasm, "cargo build --target wasm32-wasip1 --release"]];
   if (runtime === "host") needed.push([hostBinary, "cargo build -p task-api-host"]);
   for (const [file, hint] of needed) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`${hint}\` first`);
   }
   const common = ["--from", path.join(root, "spin.toml"), "--listen", "127.0.0.1:0", "--state-dir", stateDir];
+  if (runtimeConfig) common.push("--runtime-config-file", runtimeConfig);
   const [binary, args] =
     runtime === "spin"
       ? [spinBinary(), ["up", "--quiet", ...common]]
