@@ -56,7 +56,10 @@ impl DbError {
     pub fn statement_never_ran(&self) -> bool {
         match self {
             Self::Unreachable(message) => {
-                message.contains("STREAM_EXPIRED") || message.contains("tcp connect error")
+                message.contains("STREAM_EXPIRED")
+                    || message.contains("tcp connect error")
+                    // sqld had no connection slot free within its timeout.
+                    || message.contains("Timed out while opening database connection")
             }
             Self::InvalidConnection => true,
             _ => false,
@@ -331,6 +334,11 @@ mod tests {
             (
                 "Hrana: `api error: `{\"error\":\"Unauthorized: `The JWT is invalid`\"}``",
                 false,
+            ),
+            (
+                "Hrana: `api error: `{\"error\":\"Timed out while opening database \
+                 connection\"}``",
+                true,
             ),
             (
                 "Hrana: `http error: `connection closed before message completed``",

@@ -137,17 +137,36 @@ fn sqld_restarted_under_load_is_503_then_recovers_with_nothing_lost() {
         .map(|w| {
             let (stop, seen, t) = (stop.clone(), seen.clone(), t.clone());
             std::thread::spawn(move || {
+                // Each create carries an Idempotency-Key and is sent again with it after a 503
+                // until it is acknowledged: a create that was applied but whose answer was lost
+                // with sqld must not be applied twice.
                 let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    i += 1;
+                let mut pending: Option<Instant> = None;
+                loop {
+                    if pending.is_none() {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        i += 1;
+                    }
+                    let key = format!("w{w}-{i}");
                     let response = Request::new("POST", "/api/outage/tasks")
                         .bearer(&t)
-                        .json(&serde_json::json!({"title": format!("w{w}-{i}")}))
+                        .header("Idempotency-Key", &key)
+                        .json(&serde_json::json!({"title": key}))
                         .send(addr);
                     let id = match response.status {
-                        201 => response.json()["id"].as_i64(),
+                        201 | 200 => {
+                            pending = None;
+                            response.json()["id"].as_i64()
+                        }
                         503 => {
                             assert_unreachable(&response);
+                            let since = *pending.get_or_insert_with(Instant::now);
+                            assert!(
+                                since.elapsed() < Duration::from_secs(10),
+                                "{key} still refused 10 s after its first 503"
+                            );
                             std::thread::sleep(Duration::from_millis(20));
                             None
                         }
@@ -196,13 +215,17 @@ fn sqld_restarted_under_load_is_503_then_recovers_with_nothing_lost() {
         .iter()
         .filter(|id| !stored.contains(id))
         .count();
+    let twice = lock(&sqld).query(
+        "SELECT title FROM tasks WHERE user_id = 'outage' GROUP BY title HAVING count(*) > 1",
+    );
     println!(
         "sqld restart: {} requests, {} acknowledged, {refused_during} answered 503 while sqld was \
          down, {after_recovery} acknowledged from 1 s after the restart, {late_refusals} 503 \
-         then; {} stored, {lost} acknowledged but lost",
+         then; {} stored, {lost} acknowledged but lost, {} applied twice",
         seen.len(),
         acknowledged.len(),
-        stored.len()
+        stored.len(),
+        twice.len()
     );
     assert!(
         during > 0 && refused_during > 0,
@@ -214,6 +237,7 @@ fn sqld_restarted_under_load_is_503_then_recovers_with_nothing_lost() {
         "still refusing a second after sqld came back"
     );
     assert_eq!(lost, 0, "acknowledged writes lost");
+    assert!(twice.is_empty(), "creates applied twice: {twice:?}");
 }
 
 #[test]

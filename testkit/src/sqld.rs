@@ -105,6 +105,9 @@ impl Sqld {
             .arg("--auth-jwt-key-file")
             .arg(self.data.join("auth.pem"))
             .arg("--disable-metrics")
+            // Room for Spin's many instances and their streams (deploy/replicas-on-sqld passes
+            // the same; sqld's default is 128).
+            .args(["--max-concurrent-connections", "1024"])
             // More flags for sqld (SQLD_ARGS, split at whitespace), as an operator would pass.
             .args(
                 std::env::var("SQLD_ARGS")
