@@ -5,8 +5,8 @@
 //! a statement costs microseconds, and writes waiting for the connection commit together.
 //! Over a libSQL server every statement is an HTTP round trip, and through Spin 4.0.2's libSQL
 //! client one costs about 5 ms (`bench/README.md`, "libSQL"): requests queued behind one
-//! connection would wait for each other's round trips. So there a request takes the connection
-//! fewest requests are using, opening one more (up to [`REMOTE_CONNECTIONS`]) when all are
+//! connection would wait for each other's round trips. So there a request takes a connection
+//! no other request is using, opening one more (up to [`REMOTE_CONNECTIONS`]) when all are
 //! busy, and the server orders what the connections do. Which kind of database it is, is known
 //! once the first connection is open ([`Database::group_commit`] says no for libSQL); until
 //! then the instance uses one.
@@ -15,12 +15,14 @@ use crate::db::{Database, Rows, Value};
 use crate::shared_db::{Session, SessionEnd, SharedDatabase};
 use std::cell::Cell;
 
-/// At most this many connections per instance to a libSQL server. Each holds a stream, and an
-/// sqld stream holds one of its connection slots (`--max-concurrent-connections`, 128 by
-/// default) until it is closed or expires: Spin runs up to 16 requests of an instance at once,
-/// but also many instances at once (4 to 24 for 16 clients), so 16 per instance can run a default
-/// sqld out of slots under three replicas ("Timed out while opening database connection").
-pub const REMOTE_CONNECTIONS: usize = 4;
+/// At most this many connections per instance to a libSQL server: Spin 4.0.2 runs at most 16
+/// requests of an instance at once, so none waits for another's round trips. Each holds a
+/// stream, and an sqld stream holds one of its connection slots (`--max-concurrent-connections`,
+/// 128 by default) until it is closed or expires; Spin runs many instances at once (4 to 24 for
+/// 16 clients), so give sqld room (`deploy/replicas-on-sqld` passes 1,024). Four per instance
+/// was tried: writers stalled in sqld again (`bench/runs/20261207T0125Z-sqld-4-connections`:
+/// POST 0 requests in two of three 10 s runs).
+pub const REMOTE_CONNECTIONS: usize = 16;
 
 /// An instance's connections; each is opened only when a request first needs it.
 pub struct Pool<D> {
