@@ -45,17 +45,23 @@ impl Runtime {
 
 /// Where a Spin CLI is, if anywhere: `SPIN_BIN`, `spin` on `PATH`, `../shared/bin/spin`.
 pub fn spin_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("SPIN_BIN").filter(|b| !b.is_empty()) {
+    find_binary("spin", "SPIN_BIN")
+}
+
+/// A tool the tests run but the project does not build: the path in `env_var`, else `name` on
+/// `PATH`, else `../shared/bin/<name>` beside the repository.
+pub fn find_binary(name: &str, env_var: &str) -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os(env_var).filter(|b| !b.is_empty()) {
         return Some(PathBuf::from(bin));
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("spin");
+            let candidate = dir.join(name);
             if candidate.is_file() {
                 return Some(candidate);
             }
         }
     }
-    let shared = crate::component::root().join("../shared/bin/spin");
+    let shared = crate::component::root().join("../shared/bin").join(name);
     shared.is_file().then_some(shared)
 }

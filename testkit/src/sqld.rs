@@ -13,19 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Where an sqld binary is, if anywhere: `SQLD_BIN`, `sqld` on `PATH`, `../shared/bin/sqld`.
 pub fn sqld_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("SQLD_BIN").filter(|b| !b.is_empty()) {
-        return Some(PathBuf::from(bin));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("sqld");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    let shared = crate::component::root().join("../shared/bin/sqld");
-    shared.is_file().then_some(shared)
+    crate::runtime::find_binary("sqld", "SQLD_BIN")
 }
 
 /// A running sqld.
