@@ -633,7 +633,22 @@ fn kill_one_replica_mid_load(cluster: &mut Cluster) -> (usize, usize, usize) {
                         Ok(None) | Err(_) if replica == 0 => {
                             std::thread::sleep(Duration::from_millis(20))
                         }
-                        Ok(None) => panic!("replica {replica} dropped a request"),
+                        Ok(None) => {
+                            std::thread::sleep(Duration::from_millis(500));
+                            let tail = |file: String| -> Vec<String> {
+                                let text =
+                                    std::fs::read_to_string(logs.join(file)).unwrap_or_default();
+                                let lines: Vec<String> =
+                                    text.lines().rev().take(4).map(str::to_owned).collect();
+                                lines
+                            };
+                            panic!(
+                                "replica {replica} dropped a request; its component log ends \
+                                 {:?}, its runtime's stderr ends {:?}",
+                                tail(format!("state-{replica}/logs/task-api_stderr.txt")),
+                                tail(format!("replica-{replica}-first.err"))
+                            )
+                        }
                         Err(e) => panic!("replica {replica}: {e}"),
                     }
                 }
