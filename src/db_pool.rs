@@ -20,8 +20,9 @@ use std::cell::Cell;
 /// stream, and an sqld stream holds one of its connection slots (`--max-concurrent-connections`,
 /// 128 by default) until it is closed or expires; Spin runs many instances at once (4 to 24 for
 /// 16 clients), so give sqld room (`deploy/replicas-on-sqld` passes 1,024). Four per instance
-/// was tried: writers stalled in sqld again (`bench/runs/20261207T0125Z-sqld-4-connections`:
-/// POST 0 requests in two of three 10 s runs).
+/// was tried: writers stalled in sqld's write queue in two of three runs
+/// (`bench/runs/20261207T0125Z-sqld-4-connections`); with sixteen they stall too, less often
+/// (`bench/runs/20261207T0130Z-sqld-final`, docs/storage.md).
 pub const REMOTE_CONNECTIONS: usize = 16;
 
 /// An instance's connections; each is opened only when a request first needs it.
