@@ -140,8 +140,9 @@ impl ApiError {
     fn render(self, operation: Option<usize>) -> Response {
         match &self {
             Self::Internal(cause) => eprintln!("internal error: {cause:#}"),
-            Self::Unavailable(cause) => eprintln!("unavailable: {cause}"),
-            Self::DatabaseUnreachable(cause) => eprintln!("unavailable: {cause}"),
+            Self::Unavailable(cause) | Self::DatabaseUnreachable(cause) => {
+                eprintln!("unavailable: {cause}")
+            }
             Self::Misconfigured(why) => eprintln!("misconfigured: {why}"),
             _ => {}
         }

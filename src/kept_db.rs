@@ -231,6 +231,16 @@ mod tests {
         )
     }
 
+    /// A kept connection to a server that says it is libSQL.
+    fn remote() -> (Server, Kept<Server>) {
+        let server = Server {
+            remote: true,
+            ..Server::default()
+        };
+        let kept = Kept::new(server.clone());
+        (server, kept)
+    }
+
     fn count(kept: &Kept<Server>) -> i64 {
         match kept.execute("SELECT count(*) FROM t", &[]).now().unwrap()[0][0] {
             Value::Integer(n) => n,
@@ -240,11 +250,7 @@ mod tests {
 
     #[test]
     fn an_expired_stream_outside_a_transaction_is_reopened_and_the_statement_runs_once() {
-        let server = Server {
-            remote: true,
-            ..Server::default()
-        };
-        let kept = Kept::new(server.clone());
+        let (server, kept) = remote();
         kept.execute("INSERT INTO t VALUES (1)", &[]).now().unwrap();
         *server.fail_next.borrow_mut() = Some(expired());
         kept.execute("INSERT INTO t VALUES (2)", &[]).now().unwrap();
@@ -272,11 +278,7 @@ mod tests {
 
     #[test]
     fn the_rest_of_a_lost_transaction_never_runs_in_autocommit() {
-        let server = Server {
-            remote: true,
-            ..Server::default()
-        };
-        let kept = Kept::new(server.clone());
+        let (server, kept) = remote();
         kept.execute("BEGIN IMMEDIATE", &[]).now().unwrap();
         kept.execute("INSERT INTO t VALUES (1)", &[]).now().unwrap();
         *server.fail_next.borrow_mut() = Some(expired());
@@ -296,11 +298,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_transaction_is_lost_but_the_connection_kept() {
-        let server = Server {
-            remote: true,
-            ..Server::default()
-        };
-        let kept = Kept::new(server.clone());
+        let (server, kept) = remote();
         kept.execute("BEGIN IMMEDIATE", &[]).now().unwrap();
         kept.execute("INSERT INTO t VALUES (1)", &[]).now().unwrap();
         // What sqld answers when it takes the write lock from a transaction.

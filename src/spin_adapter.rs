@@ -260,8 +260,11 @@ impl Open for SpinDefault {
             // A locked database is retried by `shared_db` after pauses of a few milliseconds;
             // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at
             // a time. A runtime that refuses the setting keeps its handler: the retry then
-            // never sees "locked" before that handler's timeout.
-            let _ = connection.execute("PRAGMA busy_timeout = 0", &[]).await;
+            // never sees "locked" before that handler's timeout. libSQL's client refuses any
+            // PRAGMA that sets a value, so it is not asked.
+            if !remote {
+                let _ = connection.execute("PRAGMA busy_timeout = 0", &[]).await;
+            }
             Ok(Opened { connection, remote })
         })
     }

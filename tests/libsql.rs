@@ -56,6 +56,16 @@ fn spin_on(
         .start()
 }
 
+/// Spin over a fresh sqld of its own (`spin_args` added to `spin up`), or `None` when this
+/// machine cannot run these tests.
+fn spin_over_sqld(label: &str, spin_args: &[&str]) -> Option<(TempDir, Arc<Mutex<Sqld>>, Server)> {
+    let runtime = spin()?;
+    let dir = TempDir::new(label);
+    let sqld = sqld(&dir);
+    let server = spin_on(&runtime, &dir, &sqld, None, spin_args);
+    Some((dir, sqld, server))
+}
+
 /// The 503 an outsider gets when the database cannot be reached: JSON, a detail that says
 /// so, Retry-After.
 fn assert_unreachable(response: &task_api_testkit::client::Response) {
@@ -86,18 +96,13 @@ fn log_says(server: &Server, what: &str) -> String {
 
 #[test]
 fn an_instance_idle_past_the_stream_expiry_serves_again() {
-    let Some(runtime) = spin() else { return };
-    let dir = TempDir::new("libsql-expiry");
-    let sqld = sqld(&dir);
     // One instance lives through the wait: its kept connection's stream is older than sqld's
     // 10 s expiry when the next request comes.
-    let server = spin_on(
-        &runtime,
-        &dir,
-        &sqld,
-        None,
-        &["--idle-instance-timeout", "30"],
-    );
+    let Some((_dir, sqld, server)) =
+        spin_over_sqld("libsql-expiry", &["--idle-instance-timeout", "30"])
+    else {
+        return;
+    };
     let t = tokens::token("idle");
     let created = server.create("idle", "before the wait");
     std::thread::sleep(Duration::from_secs(11));
@@ -123,10 +128,9 @@ fn an_instance_idle_past_the_stream_expiry_serves_again() {
 
 #[test]
 fn sqld_restarted_under_load_is_503_then_recovers_with_nothing_lost() {
-    let Some(runtime) = spin() else { return };
-    let dir = TempDir::new("libsql-restart");
-    let sqld = sqld(&dir);
-    let server = spin_on(&runtime, &dir, &sqld, None, &[]);
+    let Some((_dir, sqld, server)) = spin_over_sqld("libsql-restart", &[]) else {
+        return;
+    };
     let addr = server.addr();
     let t = tokens::token("outage");
     server.create("outage", "warm up");
@@ -242,10 +246,9 @@ fn sqld_restarted_under_load_is_503_then_recovers_with_nothing_lost() {
 
 #[test]
 fn sqld_down_at_start_makes_health_503_until_it_is_up() {
-    let Some(runtime) = spin() else { return };
-    let dir = TempDir::new("libsql-down");
-    let sqld = sqld(&dir);
-    let server = spin_on(&runtime, &dir, &sqld, None, &[]);
+    let Some((_dir, sqld, server)) = spin_over_sqld("libsql-down", &[]) else {
+        return;
+    };
     lock(&sqld).kill();
     let health = server.send(Request::new("GET", "/health"));
     assert_unreachable(&health);
