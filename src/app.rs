@@ -4,14 +4,14 @@
 use crate::api;
 use crate::auth;
 use crate::config::{Config, Variables};
-use crate::cors;
 use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, Identity};
 use crate::env::Env;
 use crate::error::{ApiError, AuthError};
-use crate::message::{Request, Response};
-use crate::request_log::{RequestLog, duration_ms, user_hash};
-use crate::router::{Resource, Route};
+use crate::http::cors;
+use crate::http::message::{Request, Response};
+use crate::http::request_log::{RequestLog, duration_ms, user_hash};
+use crate::http::router::{Resource, Route};
 use crate::store::{self, Account};
 use http::{HeaderValue, Method, header};
 use std::time::Instant;
@@ -50,7 +50,7 @@ fn finish(request: &Request, vars: &dyn Variables, mut response: Response) -> Re
 }
 
 /// The answer instead of [`handle`]'s when the writes it made were lost after all: they were
-/// committed with a group of others and that `COMMIT` failed (see `shared_db`). A 503 with
+/// committed with a group of others and that `COMMIT` failed (see `db::shared`). A 503 with
 /// `Retry-After`: nothing of the request happened, and trying again is safe.
 pub fn lost_writes(request: &Request, vars: &dyn Variables, error: &DbError) -> Response {
     let response = ApiError::Unavailable(format!("a group commit failed: {error}")).into_response();
@@ -183,8 +183,8 @@ mod tests {
     use super::*;
     use crate::db::Database;
     use crate::db::Now;
-    use crate::message::Body;
-    use crate::sqlite::SqliteDb;
+    use crate::db::sqlite::SqliteDb;
+    use crate::http::message::Body;
     use crate::test_support::{SECRET, token_for};
     use crate::time::Timestamp;
     use http::{HeaderMap, HeaderValue, Method, header};
@@ -231,7 +231,7 @@ mod tests {
                 db: &self.db,
                 vars: &crate::config::VariableList(self.vars),
                 config: &crate::config::ConfigCache::default(),
-                http: &crate::fetch::NoNetwork,
+                http: &crate::http::fetch::NoNetwork,
                 now: Timestamp::from_micros(NOW_SECS as i64 * 1_000_000),
             };
             handle(&request, &env).now()

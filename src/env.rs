@@ -3,7 +3,7 @@
 
 use crate::config::{ConfigCache, Variables};
 use crate::db::Database;
-use crate::fetch::HttpClient;
+use crate::http::fetch::HttpClient;
 use crate::time::Timestamp;
 
 /// What a request may use of the outside world.

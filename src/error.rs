@@ -1,7 +1,7 @@
 //! The one error type of the API, and how each error becomes an HTTP response.
 
 use crate::domain::FieldError;
-use crate::message::{Response, json};
+use crate::http::message::{Response, json};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 use std::fmt;
@@ -94,7 +94,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "Method not allowed".into(),
             Self::PayloadTooLarge => format!(
                 "Request body is larger than {} KiB",
-                crate::message::MAX_BODY_BYTES / 1024
+                crate::http::message::MAX_BODY_BYTES / 1024
             ),
             Self::UnsupportedMediaType => {
                 "Request body must be JSON (Content-Type: application/json)".into()
@@ -228,8 +228,8 @@ impl From<crate::domain::Invalid> for ApiError {
     }
 }
 
-impl From<crate::conditional::MalformedPrecondition> for ApiError {
-    fn from(error: crate::conditional::MalformedPrecondition) -> Self {
+impl From<crate::http::conditional::MalformedPrecondition> for ApiError {
+    fn from(error: crate::http::conditional::MalformedPrecondition) -> Self {
         let field = match error.0 {
             "if-match" => "If-Match",
             "if-none-match" => "If-None-Match",

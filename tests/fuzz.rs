@@ -3,15 +3,16 @@
 //! structure-aware mutation of valid seeds with a seeded PRNG, checking invariants (never a
 //! panic; anything accepted is valid by the domain's rules).
 //!
-//! `cargo test --test fuzz` runs each target for a couple of seconds. For a real campaign:
-//! `TASK_API_FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture --test-threads 1`
+//! `cargo test -p task-api-tests --test fuzz` runs each target for a couple of seconds. For a
+//! real campaign: `TASK_API_FUZZ_SECONDS=600 cargo test --release -p task-api-tests --test fuzz
+//! -- --nocapture --test-threads 1`
 //! (`TASK_API_FUZZ_SEED` picks the seed; each target prints its executions).
 
 use http::{HeaderMap, HeaderValue, Method, header};
 use std::time::{Duration, Instant};
 use task_api::auth::{Verifier, VerifierSettings, extract_token};
 use task_api::domain::{ListQuery, NewTask, TaskPatch};
-use task_api::router::{Route, route};
+use task_api::http::router::{Route, route};
 use task_api::time::Timestamp;
 
 use task_api_testkit::rng::Rng;
@@ -221,9 +222,9 @@ fn fuzz_router_and_list_queries() {
 fn fuzz_the_whole_request_path() {
     use task_api::config::{ConfigCache, VariableList};
     use task_api::db::Now;
+    use task_api::db::sqlite::SqliteDb;
     use task_api::env::Env;
-    use task_api::message::{Body, Request};
-    use task_api::sqlite::SqliteDb;
+    use task_api::http::message::{Body, Request};
 
     let db = SqliteDb::in_memory();
     let vars = VariableList(&[
@@ -313,7 +314,7 @@ fn fuzz_the_whole_request_path() {
         let env = Env {
             db: &db,
             vars: &vars,
-            http: &task_api::fetch::NoNetwork,
+            http: &task_api::http::fetch::NoNetwork,
             config: &config,
             now,
         };

@@ -5,6 +5,7 @@
 //! the real migrated schema, for the exact SQL text the store executes.
 
 use task_api::db::Now;
+use task_api::db::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::domain::cursor;
 use task_api::domain::{AuthenticatedUser, Cursor, CursorKey, Identity, Position};
 use task_api::domain::{ChangesQuery, SortValue, SyncToken, TrashRetention, UserSource};
@@ -12,14 +13,13 @@ use task_api::domain::{
     ListQuery, NewTask, PriorityFilter, SearchQuery, SortKey, SortOrder, StatusFilter, Tag, TagSet,
     TaskPatch, TaskPriority, TaskTitle,
 };
-use task_api::sqlite::{SqliteDb as Sqlite, StatementLog};
 use task_api::store::{self, Account, IdempotencyKey};
 use task_api::time::Timestamp;
 
 /// The migrated schema, plus a Better Auth `user` table as `user_source = better-auth` reads.
 fn migrated() -> Sqlite {
     let db = Sqlite::in_memory();
-    task_api::migrations::apply(&db, 0).now().unwrap();
+    task_api::db::migrations::apply(&db, 0).now().unwrap();
     db.connection()
         .execute_batch(
             "CREATE TABLE \"user\" (id TEXT PRIMARY KEY, name TEXT NOT NULL); \

@@ -161,7 +161,7 @@ impl Databases {
                 (format!("--sqlite @{file}"), sql)
             }
             None => {
-                let statements = task_api::migrations::statements(arg);
+                let statements = task_api::db::migrations::statements(arg);
                 if statements.len() > 1 {
                     eprintln!(
                         "warning: --sqlite runs only the first of the {} statements given in one \

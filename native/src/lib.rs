@@ -5,7 +5,7 @@
 //!
 //! Kept equal to them on purpose (a faster baseline would make the ratio lie):
 //! - SQLite as Spin gives it: a connection of its own per request, opened with SQLite's
-//!   defaults on the first statement ([`task_api::sqlite::SqliteDb`]), every statement on a
+//!   defaults on the first statement ([`task_api::db::sqlite::SqliteDb`]), every statement on a
 //!   blocking thread;
 //! - variables: the manifest's, resolved by the host's own code (`SPIN_VARIABLE_*` wins over
 //!   `--variable`, then defaults) and rendered through the component's templates;
@@ -13,7 +13,7 @@
 //!   the component's 64 KiB body limit;
 //! - logging: the component's JSON line per request on stdout.
 //!
-//! What it leaves out: outbound HTTP (the live JWKS; [`task_api::fetch::NoNetwork`]) and the
+//! What it leaves out: outbound HTTP (the live JWKS; [`task_api::http::fetch::NoNetwork`]) and the
 //! runtimes' `spin-*` request headers, which the application does not read.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -29,9 +29,9 @@ use hyper::body::Incoming;
 use task_api::app;
 use task_api::config::Variables;
 use task_api::db::Now;
+use task_api::db::sqlite::SqliteDb;
 use task_api::env::Env;
-use task_api::message::{Body, BodyReader, Request};
-use task_api::sqlite::SqliteDb;
+use task_api::http::message::{Body, BodyReader, Request};
 use task_api::time::Timestamp;
 use task_api_host::manifest::Manifest;
 use task_api_host::server::{Handler, full, serve};
@@ -84,12 +84,12 @@ pub struct Native {
 impl Native {
     /// One request, as a runtime would run it: its own SQLite connection, the pipeline on a
     /// thread that may block (a write waits for fsync), one JSON log line.
-    fn run(&self, request: &Request) -> task_api::message::Response {
+    fn run(&self, request: &Request) -> task_api::http::message::Response {
         let db = match SqliteDb::open(&self.db) {
             Ok(db) => db,
             Err(e) => {
                 eprintln!("{e}");
-                return task_api::message::json(
+                return task_api::http::message::json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &serde_json::json!({"detail": "Service temporarily unavailable"}),
                 );
@@ -102,7 +102,7 @@ impl Native {
                 vars: &self.vars,
                 // Parsed per request, like the connection: this baseline keeps nothing.
                 config: &task_api::config::ConfigCache::default(),
-                http: &task_api::fetch::NoNetwork,
+                http: &task_api::http::fetch::NoNetwork,
                 now: Timestamp::now(),
             },
         )

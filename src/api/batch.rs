@@ -7,16 +7,16 @@
 //! and `operation: i`; otherwise 200 with one result per operation.
 
 use super::json_body;
-use super::outcome::{precondition_or_missing, updated_task};
-use crate::conditional::{IfMatch, etag};
+use super::outcome::settled;
+use crate::api::task_writes::{self, Written};
 use crate::config;
 use crate::domain::batch::{Batch, Operation};
 use crate::domain::{FieldError, Invalid, Task, TaskId, TaskPatch};
 use crate::env::Env;
 use crate::error::ApiError;
-use crate::message::{Request, Response, json};
+use crate::http::conditional::{IfMatch, etag};
+use crate::http::message::{Request, Response, json};
 use crate::store::{self, Account, Created};
-use crate::task_writes::{self, Written};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -64,13 +64,10 @@ pub async fn batch(
                     written(outcome, index).map_err(failed)?
                 }
                 Operation::Delete { id, .. } => {
-                    if store::delete_task(db, account, *id, versions, retention, env.now).await? {
-                        result(StatusCode::NO_CONTENT, None)
-                    } else {
-                        let why =
-                            precondition_or_missing(db, versions, account, *id, env.now).await?;
-                        return Err(failed(why));
-                    }
+                    let outcome =
+                        task_writes::delete(db, account, *id, versions, retention, env.now).await?;
+                    settled(outcome).map_err(failed)?;
+                    result(StatusCode::NO_CONTENT, None)
                 }
             };
             results.push(result);
@@ -146,7 +143,7 @@ fn result(status: StatusCode, task: Option<Task>) -> OperationResult {
 /// An update's outcome as a result, or the error that fails the batch (field errors named for
 /// the operation).
 fn written(outcome: Written, index: usize) -> Result<OperationResult, ApiError> {
-    match updated_task(outcome) {
+    match settled(outcome) {
         Ok(task) => Ok(result(StatusCode::OK, Some(*task))),
         Err(ApiError::Validation(errors)) => Err(ApiError::Validation(
             errors

@@ -1,7 +1,7 @@
 //! `GET /openapi.json` and `GET /docs`. The document is a checked-in file so that it can be
 //! reviewed and diffed; tests and schemathesis check the running API against it.
 
-use crate::message::{Response, with_content_type};
+use crate::http::message::{Response, with_content_type};
 use http::{HeaderValue, StatusCode};
 
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -9,7 +9,7 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 pub fn openapi() -> Response {
     with_content_type(
         StatusCode::OK,
-        crate::message::JSON,
+        crate::http::message::JSON,
         OPENAPI_JSON.as_bytes().to_vec(),
     )
 }

@@ -1,6 +1,6 @@
 use crate::db::Database;
 use crate::error::ApiError;
-use crate::message::{Response, json};
+use crate::http::message::{Response, json};
 use crate::store;
 use http::StatusCode;
 use serde_json::json;

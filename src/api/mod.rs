@@ -4,10 +4,11 @@ pub mod batch;
 pub mod docs;
 pub mod health;
 pub mod outcome;
+pub mod task_writes;
 pub mod tasks;
 
 use crate::error::ApiError;
-use crate::message::{Body, Request};
+use crate::http::message::{Body, Request};
 use http::header;
 
 /// The body of a request that must carry JSON: 413 if it was too large, 422 if there is none

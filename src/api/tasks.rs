@@ -1,17 +1,17 @@
 //! `/api/{user_id}/tasks…`: the caller is authenticated and owns the URL by the time these run.
 
 use super::json_body;
-use super::outcome::{precondition_or_missing, updated_task};
-use crate::conditional::{IfMatch, etag, if_none_match_hits};
+use super::outcome::settled;
+use crate::api::task_writes::{self, Written};
 use crate::config;
 use crate::domain::cursor;
 use crate::domain::{ChangesQuery, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
 use crate::env::Env;
 use crate::error::ApiError;
-use crate::message::{Request, Response, empty, json};
-use crate::router::TaskAction;
+use crate::http::conditional::{IfMatch, etag, if_none_match_hits};
+use crate::http::message::{Request, Response, empty, json};
+use crate::http::router::TaskAction;
 use crate::store::{self, Account, Created, IdempotencyKey};
-use crate::task_writes::{self, Written};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 /// Longest `Idempotency-Key` accepted (a UUID is 36).
@@ -94,16 +94,24 @@ pub async fn handle(
             let expected = IfMatch::from_headers(&request.headers, id)?;
             let retention = config::trash_retention(env.vars)?;
             let versions = expected.versions();
-            if store::delete_task(env.db, account, id, versions, retention, env.now).await? {
-                Ok(empty(StatusCode::NO_CONTENT))
-            } else {
-                Err(
-                    precondition_or_missing(env.db, expected.versions(), account, id, env.now)
-                        .await?,
-                )
-            }
+            let outcome =
+                task_writes::delete(env.db, account, id, versions, retention, env.now).await?;
+            settled(outcome)?;
+            Ok(empty(StatusCode::NO_CONTENT))
         }
     }
+}
+
+/// A `cursor` in the form cursors have that this API did not issue for this list (made up,
+/// edited, another user's or list's): 400, with the body of a 422. Not a 422: the value is as
+/// valid in form as any cursor (the document's pattern says so), only unknown here, like an
+/// id naming no task; a 422 is for a value of the wrong form.
+fn unknown_cursor(message: &str) -> Response {
+    let errors = [crate::domain::FieldError::new("cursor", message)];
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "detail": format!("Invalid cursor: {message}"), "errors": errors }),
+    )
 }
 
 /// A page of the list, with `Link: <…>; rel="next"` and `X-Next-Cursor` when it is full, and
@@ -117,10 +125,10 @@ async fn list(
     // Only a page by cursor, or one with a next page, needs the binding (a SHA-256).
     let binding = std::cell::OnceCell::new();
     let binding = || *binding.get_or_init(|| query.binding(account.user.id()));
-    if let Some(cursor) = &query.cursor {
-        cursor
-            .position_for(&binding(), query.sort.value_kind())
-            .map_err(|message| ApiError::validation("cursor", message))?;
+    if let Some(cursor) = &query.cursor
+        && let Err(message) = cursor.position_for(&binding(), query.sort.value_kind())
+    {
+        return Ok(unknown_cursor(message));
     }
     let page = store::list_tasks(env.db, account, &query, env.now).await?;
     if let Some(cursor) = &query.cursor {
@@ -131,10 +139,7 @@ async fn list(
             .as_ref()
             .is_some_and(|key| cursor.is_sealed_by(key))
         {
-            return Err(ApiError::validation(
-                "cursor",
-                "is not a cursor this API issued",
-            ));
+            return Ok(unknown_cursor(cursor::NOT_ISSUED));
         }
     }
     let mut response = json(StatusCode::OK, &page.tasks);
@@ -291,7 +296,7 @@ fn existing(id: Option<TaskId>) -> Result<TaskId, ApiError> {
 
 /// The outcome of an update: the task, 412 if it exists at another version, else 404.
 fn written(outcome: Written) -> Result<Response, ApiError> {
-    let task = updated_task(outcome)?;
+    let task = settled(outcome)?;
     Ok(one(StatusCode::OK, &task))
 }
 
@@ -306,11 +311,98 @@ fn created(task: &Task) -> Response {
     let mut response = one(StatusCode::CREATED, task);
     let location = format!(
         "/api/{}/tasks/{}",
-        crate::message::encode_path_segment(&task.user_id),
+        crate::http::message::encode_path_segment(&task.user_id),
         task.id.get()
     );
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_this_api_did_not_issue_is_a_400_naming_it() {
+        let response = unknown_cursor(cursor::NOT_ISSUED);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "detail": "Invalid cursor: is not a cursor this API issued",
+                "errors": [{"field": "cursor", "message": "is not a cursor this API issued"}],
+            })
+        );
+    }
+}
+
+/// The request an `Idempotency-Key` is bound to covers every field a create accepts: the
+/// OpenAPI `TaskCreate` schema's properties, each a column the field table knows
+/// (`store::fields`). A field added to creates but not to [`request_hash`] would let a retry
+/// with a different value replay the first task.
+#[cfg(test)]
+mod idempotency_tests {
+    use super::*;
+    use crate::store::fields;
+
+    fn hash(body: &serde_json::Value) -> String {
+        let task = NewTask::from_json(body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{body} is not a valid create: {e:?}"));
+        request_hash(&task)
+    }
+
+    /// For each property: what else the body needs for the property to be valid, and a value
+    /// unlike its default.
+    fn variant(property: &str) -> Option<(serde_json::Value, serde_json::Value)> {
+        use serde_json::json;
+        let due = json!({ "due_at": "2027-01-04T09:00:00Z" });
+        let recurring = json!({ "due_at": "2027-01-04T09:00:00Z", "recurrence": "daily" });
+        Some(match property {
+            "title" => (json!({}), json!("another title")),
+            "description" => (json!({}), json!("a description")),
+            "completed" => (json!({}), json!(true)),
+            "priority" => (json!({}), json!("high")),
+            "tags" => (json!({}), json!(["errand"])),
+            "due_at" => (json!({}), json!("2027-01-04T09:00:00Z")),
+            "remind_at" => (due, json!("2027-01-04T08:00:00Z")),
+            "recurrence" => (due, json!("weekly")),
+            "interval" => (recurring, json!(3)),
+            "until" => (recurring, json!("2027-03-01T00:00:00Z")),
+            "time_zone" => (json!({}), json!("Asia/Tokyo")),
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_field_a_create_accepts_is_in_its_request_hash() {
+        let openapi: serde_json::Value =
+            serde_json::from_str(crate::api::docs::OPENAPI_JSON).unwrap();
+        let properties = openapi["components"]["schemas"]["TaskCreate"]["properties"]
+            .as_object()
+            .expect("a TaskCreate schema");
+        assert!(properties.len() > 5);
+        for property in properties.keys() {
+            assert!(
+                fields::shown_in(property).is_some_and(|c| c.shown),
+                "creates accept {property}, which no column in store::fields holds"
+            );
+            let (needs, value) = variant(property)
+                .unwrap_or_else(|| panic!("no test value for {property}: add one here"));
+            let mut base = serde_json::json!({ "title": "a title" });
+            let mut changed = base.clone();
+            for (key, needed) in needs.as_object().unwrap() {
+                base[key] = needed.clone();
+                changed[key] = needed.clone();
+            }
+            changed[property.as_str()] = value;
+            assert_ne!(
+                hash(&base),
+                hash(&changed),
+                "{property} does not change an Idempotency-Key's request hash"
+            );
+        }
+    }
 }

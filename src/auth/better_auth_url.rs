@@ -72,7 +72,7 @@ pub fn origin_of(uri: &Uri) -> Result<String, String> {
 }
 
 /// The origin of the `better_auth_origin` variable (what spin.toml's `allowed_outbound_hosts`
-/// grants), normalised like [`origin_of`].
+/// grants), normalised like `origin_of`.
 pub fn parse_origin(text: &str) -> Result<String, String> {
     let uri: Uri = text
         .trim()

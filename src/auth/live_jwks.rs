@@ -9,7 +9,7 @@ use super::KeySet;
 use super::RemoteKeys;
 use crate::db::Database;
 use crate::error::ApiError;
-use crate::fetch::{FetchError, HttpClient, Limits};
+use crate::http::fetch::{FetchError, HttpClient, Limits};
 use crate::store;
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -112,8 +112,8 @@ impl LiveJwks<'_> {
 mod tests {
     use super::*;
     use crate::db::Now;
-    use crate::fetch::Fetched;
-    use crate::sqlite::SqliteDb;
+    use crate::db::sqlite::SqliteDb;
+    use crate::http::fetch::Fetched;
     use std::cell::RefCell;
 
     const URL: &str = "http://auth.test/api/auth/jwks";
@@ -144,7 +144,7 @@ mod tests {
     }
 
     impl HttpClient for Server {
-        fn get<'a>(&'a self, url: &'a str, limits: Limits) -> crate::fetch::Fetching<'a> {
+        fn get<'a>(&'a self, url: &'a str, limits: Limits) -> crate::http::fetch::Fetching<'a> {
             self.calls.borrow_mut().push((url.to_owned(), limits));
             let mut answers = self.answers.borrow_mut();
             assert!(!answers.is_empty(), "an unexpected fetch");

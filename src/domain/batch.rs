@@ -6,10 +6,10 @@
 //! their raw text, so a key given twice is still an error); a field error names its operation:
 //! `operations[2].title`.
 
-use super::input::{NewTask, TaskPatch};
+use super::input::{NewTask, TaskPatch, json_integer_text};
 use super::invalid::{FieldError, Invalid};
 use super::task::TaskId;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 use serde_json::value::RawValue;
 
 pub const MAX_OPERATIONS: usize = 100;
@@ -47,6 +47,7 @@ struct Body<'a> {
 #[serde(deny_unknown_fields)]
 struct RawOperation<'a> {
     op: String,
+    #[serde(default, deserialize_with = "integer")]
     id: Option<i64>,
     #[serde(borrow)]
     task: Option<&'a RawValue>,
@@ -95,6 +96,21 @@ impl Batch {
         } else {
             Err(Invalid(errors))
         }
+    }
+}
+
+/// An `id` as the document's `"type": "integer"` admits it: `7`, `7.0` or `7e0`, read exactly
+/// from its text (see [`json_integer_text`]); `null` is no id. Anything else fails the body, as
+/// serde's own `i64` did.
+fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(raw) = Option::<&'de RawValue>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match raw.get() {
+        "null" => Ok(None),
+        text => json_integer_text(text).map(Some).ok_or_else(|| {
+            de::Error::custom(format!("invalid type: {text}, expected an integer id"))
+        }),
     }
 }
 
@@ -222,6 +238,38 @@ mod tests {
             fields(r#"{"operations": [{"op": "delete", "id": 0}]}"#),
             ["operations[0].id"]
         );
+    }
+
+    /// The document's `"type": "integer"` admits `7.0` and `7e0` (JSON Schema counts a number
+    /// with a zero fractional part as an integer); a fraction or a string is still refused.
+    #[test]
+    fn an_id_is_any_json_integer() {
+        for id in ["7", "7.0", "7e0", "0.7e1"] {
+            let body = format!(r#"{{"operations": [{{"op": "delete", "id": {id}}}]}}"#);
+            let batch = Batch::parse(body.as_bytes()).unwrap();
+            assert!(
+                matches!(&batch.0[0], Operation::Delete { id, .. } if id.get() == 7),
+                "{id}"
+            );
+        }
+        // Read from the digits: serde_json's f64 for this text is 4258846359314585.5.
+        let body = r#"{"operations": [{"op": "delete", "id": 4258846359314586.0}]}"#;
+        let batch = Batch::parse(body.as_bytes()).unwrap();
+        assert!(
+            matches!(&batch.0[0], Operation::Delete { id, .. } if id.get() == 4_258_846_359_314_586)
+        );
+        for id in [
+            "7.5",
+            "\"7\"",
+            "1e19",
+            "-1.0",
+            "9223372036854775808.0",
+            "4258846359314585.5",
+            "true",
+        ] {
+            let body = format!(r#"{{"operations": [{{"op": "delete", "id": {id}}}]}}"#);
+            assert!(Batch::parse(body.as_bytes()).is_err(), "{id}");
+        }
     }
 
     #[test]

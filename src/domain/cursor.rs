@@ -105,52 +105,54 @@ pub fn seal(position: &Position, binding: &Binding, key: &CursorKey) -> String {
     Base64UrlSafeNoPadding::encode_to_string(&bytes).unwrap_or_default()
 }
 
-/// A cursor as a client handed it back: well formed, but not yet known to be genuine or meant
-/// for this list. [`Cursor::position_for`] checks the binding before the page is read;
-/// [`Cursor::is_sealed_by`] checks the tag once the key is at hand (it comes back with the
-/// page's own statement, so a page by cursor costs no extra round trip).
+/// A cursor as a client handed it back: in the form cursors have, but not yet known to be
+/// genuine or meant for this list. [`Cursor::position_for`] checks the binding before the page
+/// is read; [`Cursor::is_sealed_by`] checks the tag once the key is at hand (it comes back with
+/// the page's own statement, so a page by cursor costs no extra round trip). Both refuse a
+/// cursor whose bytes this API could never have sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
+pub struct Cursor(Option<Opened>);
+
+/// A cursor's content, when its bytes are laid out as [`seal`] lays them out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Opened {
     sealed: Vec<u8>,
     binding: Binding,
     position: Position,
     tag: [u8; TAG_BYTES],
 }
 
+/// The shortest cursor [`seal`] makes (a missing due date: 42 bytes), in characters.
+pub const MIN_CURSOR_CHARS: usize = 56;
+
+/// What [`Cursor::position_for`] says of a cursor that is well formed but that this API did not
+/// issue (made up, edited, or sealed under another database's key).
+pub const NOT_ISSUED: &str = "is not a cursor this API issued";
+
+/// Where a page by cursor starts when the cursor could not be opened; never read, as
+/// [`Cursor::position_for`] refuses such a cursor before any page is.
+const NOWHERE: Position = Position {
+    value: SortValue::Null,
+    id: 0,
+};
+
 impl Cursor {
+    /// The form every cursor has, and the OpenAPI document's `cursor` pattern (with its
+    /// `minLength` and `maxLength`): canonical unpadded base64url of 56 to 1,200 characters
+    /// whose first byte is the version (1), so the text starts with `A` and one of `Q`–`Z`,
+    /// `a`–`f`. Anything else is an error here (a 422); text of that form is a `Cursor` even
+    /// when it is not one this API issued, which [`Self::position_for`] refuses (a 400).
     pub fn parse(text: &str) -> Result<Self, &'static str> {
-        const MALFORMED: &str = "is not a cursor this API issued";
-        if text.is_empty() || text.len() > MAX_CURSOR_CHARS {
+        const MALFORMED: &str = "must be a cursor as the API hands them out (X-Next-Cursor): \
+                                 base64url, 56 to 1,200 characters";
+        if !(MIN_CURSOR_CHARS..=MAX_CURSOR_CHARS).contains(&text.len()) {
             return Err(MALFORMED);
         }
         let bytes = Base64UrlSafeNoPadding::decode_to_vec(text, None).map_err(|_| MALFORMED)?;
-        let mut reader = Reader(&bytes);
-        if reader.take(1) != Some(&[VERSION][..]) {
+        if bytes.first() != Some(&VERSION) {
             return Err(MALFORMED);
         }
-        let binding = Binding(reader.array().ok_or(MALFORMED)?);
-        let value = match reader.take(1).ok_or(MALFORMED)?[0] {
-            0 => SortValue::Null,
-            1 => SortValue::Integer(i64::from_be_bytes(reader.array().ok_or(MALFORMED)?)),
-            2 => {
-                let len = u16::from_be_bytes(reader.array().ok_or(MALFORMED)?);
-                let text = reader.take(usize::from(len)).ok_or(MALFORMED)?;
-                SortValue::Text(String::from_utf8(text.to_vec()).map_err(|_| MALFORMED)?)
-            }
-            _ => return Err(MALFORMED),
-        };
-        let id = i64::from_be_bytes(reader.array().ok_or(MALFORMED)?);
-        let sealed_len = bytes.len() - reader.0.len();
-        let tag: [u8; TAG_BYTES] = reader.array().ok_or(MALFORMED)?;
-        if !reader.0.is_empty() {
-            return Err(MALFORMED);
-        }
-        Ok(Self {
-            sealed: bytes[..sealed_len].to_vec(),
-            binding,
-            position: Position { value, id },
-            tag,
-        })
+        Ok(Self(open(&bytes)))
     }
 
     /// The position, if the cursor was issued for the list `binding` names and its value is of
@@ -160,14 +162,17 @@ impl Cursor {
         binding: &Binding,
         kind: ValueKind,
     ) -> Result<&Position, &'static str> {
-        if self.binding != *binding {
+        let Some(opened) = &self.0 else {
+            return Err(NOT_ISSUED);
+        };
+        if opened.binding != *binding {
             return Err(
                 "was issued for another list (other user, filters, sort or order): \
                         start again without a cursor",
             );
         }
         let fits = matches!(
-            (&self.position.value, kind),
+            (&opened.position.value, kind),
             (SortValue::Text(_), ValueKind::Text)
                 | (
                     SortValue::Integer(_),
@@ -176,9 +181,9 @@ impl Cursor {
                 | (SortValue::Null, ValueKind::IntegerOrNull)
         );
         if fits {
-            Ok(&self.position)
+            Ok(&opened.position)
         } else {
-            Err("is not a cursor this API issued")
+            Err(NOT_ISSUED)
         }
     }
 
@@ -186,18 +191,53 @@ impl Cursor {
     /// before the key is at hand. Only after [`Self::position_for`] and with
     /// [`Self::is_sealed_by`] checked on the answer is the page the client's to see.
     pub fn claimed_position(&self) -> &Position {
-        &self.position
+        self.0.as_ref().map_or(&NOWHERE, |opened| &opened.position)
     }
 
     /// Whether the tag is this key's: in constant time.
     pub fn is_sealed_by(&self, key: &CursorKey) -> bool {
-        let expected = key.tag(&self.sealed);
+        let Some(opened) = &self.0 else {
+            return false;
+        };
+        let expected = key.tag(&opened.sealed);
         expected
             .iter()
-            .zip(self.tag.iter())
+            .zip(opened.tag.iter())
             .fold(0u8, |diff, (a, b)| diff | (a ^ b))
             == 0
     }
+}
+
+/// The content of a cursor's bytes (the version byte checked), or `None` when they are not
+/// laid out as [`seal`] lays them out.
+fn open(bytes: &[u8]) -> Option<Opened> {
+    let mut reader = Reader(bytes);
+    if reader.take(1)? != [VERSION] {
+        return None;
+    }
+    let binding = Binding(reader.array()?);
+    let value = match reader.take(1)?[0] {
+        0 => SortValue::Null,
+        1 => SortValue::Integer(i64::from_be_bytes(reader.array()?)),
+        2 => {
+            let len = u16::from_be_bytes(reader.array()?);
+            let text = reader.take(usize::from(len))?;
+            SortValue::Text(String::from_utf8(text.to_vec()).ok()?)
+        }
+        _ => return None,
+    };
+    let id = i64::from_be_bytes(reader.array()?);
+    let sealed_len = bytes.len() - reader.0.len();
+    let tag: [u8; TAG_BYTES] = reader.array()?;
+    if !reader.0.is_empty() {
+        return None;
+    }
+    Some(Opened {
+        sealed: bytes[..sealed_len].to_vec(),
+        binding,
+        position: Position { value, id },
+        tag,
+    })
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -289,7 +329,7 @@ mod tests {
         let text = seal(&position, &query("").binding("u"), &key(0));
         assert!(text.len() <= MAX_CURSOR_CHARS, "{}", text.len());
         let cursor = Cursor::parse(&text).unwrap();
-        assert_eq!(cursor.position.value, SortValue::Text(title));
+        assert_eq!(cursor.claimed_position().value, SortValue::Text(title));
     }
 
     #[test]
@@ -300,30 +340,83 @@ mod tests {
             id: 42,
         };
         let text = seal(&position, &binding, &key(9));
+        let accepted = |text: &str| {
+            Cursor::parse(text).is_ok_and(|cursor| {
+                cursor.is_sealed_by(&key(9))
+                    && cursor
+                        .position_for(&binding, SortKey::Created.value_kind())
+                        .is_ok()
+            })
+        };
+        assert!(accepted(&text));
         let bytes = Base64UrlSafeNoPadding::decode_to_vec(&text, None).unwrap();
         for i in 0..bytes.len() {
             for flip in [1u8, 0x80] {
                 let mut changed = bytes.clone();
                 changed[i] ^= flip;
                 let changed = Base64UrlSafeNoPadding::encode_to_string(&changed).unwrap();
-                let accepted = Cursor::parse(&changed).is_ok_and(|cursor| {
-                    cursor.is_sealed_by(&key(9))
-                        && cursor
-                            .position_for(&binding, SortKey::Created.value_kind())
-                            .is_ok()
-                });
-                assert!(!accepted, "byte {i} ^ {flip:#x} was accepted");
+                assert!(!accepted(&changed), "byte {i} ^ {flip:#x} was accepted");
             }
         }
         // Cut short or extended.
         for cut in 0..bytes.len() {
             let short = Base64UrlSafeNoPadding::encode_to_string(&bytes[..cut]).unwrap();
-            assert!(Cursor::parse(&short).is_err(), "cut at {cut}");
+            assert!(!accepted(&short), "cut at {cut}");
         }
         let mut long = bytes.clone();
         long.push(0);
         let long = Base64UrlSafeNoPadding::encode_to_string(&long).unwrap();
-        assert!(Cursor::parse(&long).is_err());
+        assert!(!accepted(&long));
+    }
+
+    /// The form `parse` checks is the document's `cursor` pattern,
+    /// `^A[Q-Za-f][A-Za-z0-9_-]{2}(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$`
+    /// with 56 to 1,200 characters: text of that form is a cursor, which `position_for` and
+    /// `is_sealed_by` refuse when this API did not issue it (the 400); other text is not (the 422).
+    #[test]
+    fn the_form_is_the_documented_pattern() {
+        let binding = query("").binding("alice");
+        let kind = SortKey::Created.value_kind();
+        for text in [
+            // Opens (version 1, a missing due date, id 0), but bound to no list.
+            format!("AQ{}", "A".repeat(54)),
+            format!("Af{}", "_".repeat(54)),
+            // 58 and 59 characters: the last one's unused bits are zero.
+            format!("AQ{}w", "-".repeat(55)),
+            format!("AQ{}8", "9".repeat(56)),
+            format!("AZ{}", "z".repeat(1198)),
+        ] {
+            let cursor = Cursor::parse(&text).unwrap_or_else(|_| panic!("{text}"));
+            assert!(cursor.position_for(&binding, kind).is_err(), "{text}");
+            assert!(!cursor.is_sealed_by(&key(0)));
+        }
+        // Bytes `seal` never lays out (sort value kind 255).
+        let unopened = Cursor::parse(&format!("Af{}", "_".repeat(54))).unwrap();
+        assert_eq!(unopened.position_for(&binding, kind), Err(NOT_ISSUED));
+        for text in [
+            format!("AQ{}", "A".repeat(53)),
+            format!("AQ{}", "A".repeat(1199)),
+            // Not the version: `AA`…, `Ag`…, `BQ`….
+            format!("AA{}", "A".repeat(54)),
+            format!("Ag{}", "A".repeat(54)),
+            format!("BQ{}", "A".repeat(54)),
+            // 57 characters (≡ 1 mod 4), unused bits set, padding, another alphabet.
+            format!("AQ{}", "A".repeat(55)),
+            format!("AQ{}B", "A".repeat(55)),
+            format!("AQ{}F", "A".repeat(56)),
+            format!("AQ{}==", "A".repeat(54)),
+            format!("AQ{}+/", "A".repeat(54)),
+            format!("AQ{}.", "A".repeat(53)),
+        ] {
+            assert!(Cursor::parse(&text).is_err(), "{text}");
+        }
+        // The cursors `seal` makes have the form.
+        for position in positions() {
+            let text = seal(&position, &binding, &key(1));
+            assert!((MIN_CURSOR_CHARS..=MAX_CURSOR_CHARS).contains(&text.len()));
+            assert!(text.starts_with('A'), "{text}");
+            assert!(Cursor::parse(&text).is_ok());
+        }
     }
 
     #[test]

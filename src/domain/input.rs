@@ -399,9 +399,9 @@ impl Field {
     }
 
     fn into_interval(self, errors: &mut Vec<FieldError>) -> Option<Option<Interval>> {
-        self.nullable("interval", errors, |value| match value.as_i64() {
-            Some(n) if value.is_i64() || value.is_u64() => Interval::new(n),
-            _ => Err(Interval::EXPECTED),
+        self.nullable("interval", errors, |value| match json_integer(&value) {
+            Some(n) => Interval::new(n),
+            None => Err(Interval::EXPECTED),
         })
     }
 
@@ -451,6 +451,65 @@ impl Field {
             }
         }
     }
+}
+
+/// A JSON number that JSON Schema counts as an `integer` (2020-12 §6.1.1: a number with a zero
+/// fractional part), in `i64`'s range: `7`, and also `7.0` or `7e0`, which the document's
+/// `"type": "integer"` admits as well. `7.5`, strings and the rest are `None`.
+fn json_integer(value: &Value) -> Option<i64> {
+    // −2^63 ≤ n < 2^63: exactly i64's range for a whole f64.
+    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(f))
+            .map(|f| f as i64)
+    })
+}
+
+/// [`json_integer`] read from a JSON number's text, exactly: serde_json's float parsing can be
+/// a unit in the last place off for long numbers (`4258846359314586.0` reads as `…585.5`), so a
+/// large id spelled as a float is read from its digits. `None` for a number that is not a whole
+/// one or is outside `i64`, and for text that is not a JSON number.
+pub(crate) fn json_integer_text(text: &str) -> Option<i64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !is_digits(whole) || !is_digits(fraction) {
+        return None;
+    }
+    // The value is `digits` × 10^`scale`.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let scale = exponent.checked_sub(i64::try_from(fraction.len()).ok()?)?;
+    let integer = if scale >= 0 {
+        if digits.is_empty() {
+            return Some(0);
+        }
+        // i64 has at most 19 digits.
+        if i64::try_from(digits.len()).ok()? + scale > 19 {
+            return None;
+        }
+        format!("{digits}{}", "0".repeat(usize::try_from(scale).ok()?))
+    } else {
+        let keep = digits.len().saturating_sub(usize::try_from(-scale).ok()?);
+        if !digits[keep..].bytes().all(|b| b == b'0') {
+            return None;
+        }
+        if keep == 0 {
+            return Some(0);
+        }
+        digits[..keep].to_owned()
+    };
+    let magnitude: i128 = integer.parse().ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 impl Fields {
@@ -544,6 +603,64 @@ mod tests {
             .into_iter()
             .map(|(field, _)| field)
             .collect()
+    }
+
+    /// `interval` is any number JSON Schema counts as an integer (`2`, `2.0`, `2e0`), as the
+    /// document's `"type": "integer"` admits; a fraction, a string or a bool is not.
+    #[test]
+    fn an_interval_is_any_json_integer() {
+        for interval in ["2", "2.0", "2e0", "0.2e1"] {
+            let body = format!(
+                r#"{{"title":"t","due_at":"2026-03-01T09:00:00Z","recurrence":"daily","interval":{interval}}}"#
+            );
+            let task = NewTask::from_json(body.as_bytes()).unwrap();
+            let recurrence = task.schedule.recurrence.unwrap();
+            assert_eq!(recurrence.interval.get(), 2, "{interval}");
+        }
+        for bad in ["2.5", r#""2""#, "true", "0.0", "366.0", "1e300"] {
+            let body = format!(
+                r#"{{"title":"t","due_at":"2026-03-01T09:00:00Z","recurrence":"daily","interval":{bad}}}"#
+            );
+            assert_eq!(fields_of(&body), ["interval"], "{body}");
+        }
+    }
+
+    #[test]
+    fn integers_are_read_exactly_from_their_text() {
+        for (text, n) in [
+            ("7", 7),
+            ("-7", -7),
+            ("7.0", 7),
+            ("7.000", 7),
+            ("7e0", 7),
+            ("0.7e1", 7),
+            ("70e-1", 7),
+            ("0", 0),
+            ("-0.0", 0),
+            ("0e99999", 0),
+            ("4258846359314586.0", 4_258_846_359_314_586),
+            ("9223372036854775807", i64::MAX),
+            ("9.223372036854775807e18", i64::MAX),
+            ("-9223372036854775808.0", i64::MIN),
+        ] {
+            assert_eq!(json_integer_text(text), Some(n), "{text}");
+        }
+        for text in [
+            "7.5",
+            "0.7",
+            "75e-1",
+            "9223372036854775808",
+            "1e19",
+            "1e99999999999999999999",
+            "\"7\"",
+            "true",
+            "null",
+            "",
+            "-",
+            ".5",
+        ] {
+            assert_eq!(json_integer_text(text), None, "{text}");
+        }
     }
 
     #[test]

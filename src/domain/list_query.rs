@@ -279,7 +279,9 @@ impl ListQuery {
                 errors.push(FieldError::new(key, message));
             }
         }
-        if cursor.is_some() && offset.is_some() {
+        // `offset=0` is the default spelled out (generated clients send their defaults), and
+        // skips nothing: it goes with a cursor like no offset at all.
+        if cursor.is_some() && offset.is_some_and(|offset| offset > 0) {
             errors.push(FieldError::new(
                 "offset",
                 "cannot be combined with cursor (the cursor says where the page starts)",
@@ -612,6 +614,20 @@ mod tests {
                 .unwrap()
                 .offset,
             i64::MAX as u64
+        );
+    }
+
+    /// A cursor says where the page starts, so an offset that skips rows cannot go with it;
+    /// `offset=0` (the default, as generated clients send it) can.
+    #[test]
+    fn a_cursor_takes_no_offset_but_the_default() {
+        let cursor = format!("AQ{}", "A".repeat(54));
+        let query = ListQuery::parse(&format!("cursor={cursor}&offset=0&limit=5")).unwrap();
+        assert!(query.cursor.is_some());
+        assert_eq!(query.offset, 0);
+        assert_eq!(
+            invalid_fields(&format!("cursor={cursor}&offset=1")),
+            ["offset"]
         );
     }
 

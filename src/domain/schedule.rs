@@ -6,18 +6,106 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp as Instant};
 
 /// An instant as RFC 3339 writes it, with a `Z` or a numeric offset (`2026-03-01T09:00:00+01:00`),
-/// at most nanosecond digits, years 0001–9999. Kept to the microsecond (the store's unit).
+/// at most nanosecond digits, written years 0001–9999 (no positive offset on 0001-01-01, no
+/// negative one on 9999-12-31), so within 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z.
+/// Kept to the microsecond (the store's unit, truncated toward zero); a leap second (`23:59:60`
+/// with `Z` or ±00:00) counts as `:59`. This is exactly the OpenAPI document's date-time
+/// `pattern`.
 pub fn parse_instant(raw: &str) -> Result<Timestamp, &'static str> {
     const MESSAGE: &str = "must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T09:00:00Z";
-    if !rfc3339_shape(raw.as_bytes()) {
+    let b = raw.as_bytes();
+    if !rfc3339_shape(b) {
         return Err(MESSAGE);
     }
-    let instant: Instant = raw.parse().map_err(|_| MESSAGE)?;
-    let micros = instant.as_microsecond();
-    if !(MIN_MICROS..=MAX_MICROS).contains(&micros) {
+    // The shape guarantees ASCII digits at these places.
+    let number = |range: std::ops::Range<usize>| {
+        b[range]
+            .iter()
+            .fold(0_i64, |n, digit| n * 10 + i64::from(digit - b'0'))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    if year == 0
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return Err(MESSAGE);
     }
-    Ok(Timestamp::from_micros(micros))
+    let offset_len = if matches!(b.last(), Some(b'Z' | b'z')) {
+        1
+    } else {
+        6
+    };
+    let (fraction, offset) = b[19..].split_at(b.len() - 19 - offset_len);
+    // `.d…`: 1 to 9 digits (the shape), as nanoseconds.
+    let nanos = fraction
+        .iter()
+        .skip(1)
+        .chain(std::iter::repeat(&b'0'))
+        .take(9)
+        .fold(0_i128, |n, digit| n * 10 + i128::from(digit - b'0'));
+    let offset_seconds = match offset {
+        [sign, h1, h2, b':', m1, m2] => {
+            let (hours, minutes) = (
+                i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0'),
+                i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0'),
+            );
+            if hours > 23 || minutes > 59 {
+                return Err(MESSAGE);
+            }
+            let magnitude = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -magnitude } else { magnitude }
+        }
+        _ => 0,
+    };
+    // RFC 3339 §5.7: a leap second is the last second of a UTC day. Only its spellings that
+    // need no offset arithmetic (`23:59:60` with `Z` or ±00:00) are taken, which the pattern can
+    // state; it counts as `:59`, as jiff counts it.
+    if second == 60 && !(hour == 23 && minute == 59 && offset_seconds == 0) {
+        return Err(MESSAGE);
+    }
+    // The first and the last day `Timestamp` shows take no offset that could carry the instant
+    // off them (`0001-01-01T00:30:00+01:00` would be in year 0): a rule the pattern can state,
+    // unlike the range it keeps.
+    if (year, month, day) == (1, 1, 1) && offset_seconds > 0
+        || (year, month, day) == (9999, 12, 31) && offset_seconds < 0
+    {
+        return Err(MESSAGE);
+    }
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
+            - offset_seconds;
+    // Toward zero, as jiff's `Timestamp::as_microsecond` truncates.
+    let micros = (i128::from(seconds) * 1_000_000_000 + nanos) / 1000;
+    match i64::try_from(micros) {
+        Ok(micros) if (MIN_MICROS..=MAX_MICROS).contains(&micros) => {
+            Ok(Timestamp::from_micros(micros))
+        }
+        _ => Err(MESSAGE),
+    }
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`, the
+/// inverse of `time::civil_from_days`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: what `Timestamp` displays as RFC 3339.
@@ -25,8 +113,8 @@ const MIN_MICROS: i64 = -62_135_596_800_000_000;
 const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
 /// `date-time` of RFC 3339 §5.6: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `T`/`Z` in either case.
-/// jiff's parser accepts more (bracketed annotations, a missing seconds field, a space), which
-/// the OpenAPI `format: date-time` does not promise.
+/// jiff's parser accepts more (bracketed annotations, a missing seconds field, a space, offsets
+/// up to ±25:59) and less (instants after 9999-12-30T22:00Z), so the fields are read here.
 fn rfc3339_shape(b: &[u8]) -> bool {
     let digits = |range: std::ops::Range<usize>| {
         b.get(range.clone())
@@ -312,6 +400,60 @@ mod tests {
             "2026-03-01T09:00:00.1234567890Z",
             "+2026-03-01T09:00:00Z",
             "２０２６-03-01T09:00:00Z",
+        ] {
+            assert!(parse_instant(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The edges the OpenAPI date-time pattern states: the calendar (leap years by the
+    /// Gregorian rule), hours 00–23, a leap second, offsets up to ±23:59 (RFC 3339's
+    /// time-numoffset; jiff alone takes ±25:59), written years 0001–9999, and the whole
+    /// range `Timestamp` displays (jiff alone stops at 9999-12-30T22:00Z).
+    #[test]
+    fn instants_cover_exactly_rfc3339_and_the_displayable_range() {
+        for (raw, shown) in [
+            ("2024-02-29T12:00:00Z", "2024-02-29T12:00:00.000000Z"),
+            ("2000-02-29T12:00:00Z", "2000-02-29T12:00:00.000000Z"),
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.000000Z"),
+            ("2016-12-31t23:59:60.5-00:00", "2016-12-31T23:59:59.500000Z"),
+            ("2026-03-01T09:00:00+23:59", "2026-02-28T09:01:00.000000Z"),
+            ("2026-03-01T09:00:00-00:00", "2026-03-01T09:00:00.000000Z"),
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
+            ("0001-01-01T01:00:00-00:00", "0001-01-01T01:00:00.000000Z"),
+            ("0001-01-01T00:00:00-01:00", "0001-01-01T01:00:00.000000Z"),
+            ("0001-01-02T00:00:00+23:59", "0001-01-01T00:01:00.000000Z"),
+            ("9999-12-31T00:00:00+01:00", "9999-12-30T23:00:00.000000Z"),
+            ("9999-12-30T23:59:00-00:01", "9999-12-31T00:00:00.000000Z"),
+            (
+                "9999-12-31T23:59:59.999999999Z",
+                "9999-12-31T23:59:59.999999Z",
+            ),
+            ("9999-12-30T23:59:59-23:59", "9999-12-31T23:58:59.000000Z"),
+            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500000Z"),
+        ] {
+            assert_eq!(at(raw).to_string(), shown, "{raw:?}");
+        }
+        for bad in [
+            "2100-02-29T12:00:00Z",
+            "2026-02-29T12:00:00Z",
+            "2026-04-31T12:00:00Z",
+            "2026-13-01T12:00:00Z",
+            "2026-03-01T09:60:00Z",
+            "2026-03-01T09:00:61Z",
+            // A leap second is 23:59:60 UTC, here spelled with Z or ±00:00 only.
+            "2026-03-01T09:00:60Z",
+            "2017-01-01T00:59:60+01:00",
+            "2026-03-01T09:00:00+24:00",
+            "2026-03-01T09:00:00+25:59",
+            "2026-03-01T09:00:00+01:60",
+            "0000-12-31T23:30:00-01:00",
+            "0000-06-01T00:00:00Z",
+            // An offset that could carry the first or last day out of range: refused even
+            // where it does not (the pattern's rule).
+            "0001-01-01T00:30:00+01:00",
+            "0001-01-01T05:00:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+            "9999-12-31T00:00:00-01:00",
         ] {
             assert!(parse_instant(bad).is_err(), "{bad:?}");
         }

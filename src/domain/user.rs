@@ -52,7 +52,7 @@ pub enum UserSource {
     BetterAuth,
 }
 
-/// A verified token's identity. Only the verifier makes one ([`Identity::verified`]).
+/// A verified token's identity. Only the verifier makes one (`Identity::verified`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     subject: String,

@@ -251,7 +251,7 @@ impl Sqld {
     pub fn run_file(&self, path: &Path) {
         let sql =
             std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for statement in task_api::migrations::statements(&sql) {
+        for statement in task_api::db::migrations::statements(&sql) {
             if let Err(error) = self.try_query(statement) {
                 let setting = statement
                     .lines()

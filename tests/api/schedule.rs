@@ -442,7 +442,7 @@ fn a_database_from_before_tags_and_search_upgrades_in_place() {
     let database = server.database();
     let dir = server.stop();
     let version = stored_integer(&database, "SELECT max(version) FROM schema_migrations");
-    assert_eq!(version, task_api::migrations::LATEST);
+    assert_eq!(version, task_api::db::migrations::LATEST);
     let rate = (
         stored_integer(
             &database,

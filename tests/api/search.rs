@@ -353,7 +353,7 @@ fn a_database_of_release_13_upgrades_with_its_search_entries() {
     let database = server.database();
     let _state = server.stop();
     let version = stored_integer(&database, "SELECT max(version) FROM schema_migrations");
-    assert_eq!(version, task_api::migrations::LATEST);
+    assert_eq!(version, task_api::db::migrations::LATEST);
     let entry = stored_integer(
         &database,
         "SELECT count(*) FROM task_search WHERE rowid = 1",

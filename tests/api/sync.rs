@@ -444,7 +444,7 @@ fn a_database_of_the_last_release_upgrades_in_place_and_syncs() {
     let _state = server.stop();
     assert_eq!(
         stored_integer(&database, "SELECT max(version) FROM schema_migrations"),
-        task_api::migrations::LATEST
+        task_api::db::migrations::LATEST
     );
     assert_eq!(
         stored_integer(&database, "SELECT count(*) FROM tasks WHERE seq = 0"),

@@ -1,4 +1,4 @@
-"""Loaded only when schemathesis runs against real Spin (tests/schemathesis/run).
+"""Loaded by hooks.py when schemathesis runs against real Spin (tests/schemathesis/run).
 
 Spin 4.0.2 answers an empty 500, before the component runs, to any request with a header value
 that is not valid UTF-8 (tests/api/runtimes.rs pins it; README "Deploying" says what to put in

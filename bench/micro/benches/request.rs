@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Method, StatusCode};
 use std::hint::black_box;
 use task_api::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch, TaskPriority};
-use task_api::router::{Resource, Route, TaskAction};
+use task_api::http::router::{Resource, Route, TaskAction};
 use task_api::time::Timestamp;
 
 const LIST_PATH: &str = "/api/user_2x9Kq7mZ/tasks";
@@ -75,12 +75,12 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let tasks = page();
-    let encoded = task_api::message::json(StatusCode::OK, &tasks);
+    let encoded = task_api::http::message::json(StatusCode::OK, &tasks);
     assert_eq!(encoded.status(), StatusCode::OK);
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Bytes(encoded.body().len() as u64));
     group.bench_function("page_50", |b| {
-        b.iter(|| task_api::message::json(StatusCode::OK, black_box(&tasks)))
+        b.iter(|| task_api::http::message::json(StatusCode::OK, black_box(&tasks)))
     });
     group.finish();
 }

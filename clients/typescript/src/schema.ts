@@ -330,12 +330,12 @@ export interface components {
             tags?: string[];
             /**
              * Format: date-time
-             * @description RFC 3339 with `Z` or an offset; stored and returned in UTC (microseconds).
+             * @description RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). Stored and returned in UTC (microseconds).
              */
             due_at?: string | null;
             /**
              * Format: date-time
-             * @description Needs a `due_at`, at or before it.
+             * @description Needs a `due_at`, at or before it. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept).
              */
             remind_at?: string | null;
             recurrence?: components["schemas"]["Recurrence"];
@@ -343,11 +343,11 @@ export interface components {
             interval?: number | null;
             /**
              * Format: date-time
-             * @description No occurrence is due after this instant. Needs a `recurrence`; not before `due_at`.
+             * @description No occurrence is due after this instant. Needs a `recurrence`; not before `due_at`. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept).
              */
             until?: string | null;
             /**
-             * @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`), default `UTC`: the calendar recurrences are counted on. A name the time zone database does not know is a 422.
+             * @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`; any case, answered in its canonical spelling), default `UTC`: the calendar recurrences are counted on. A name of this form that the time zone database does not know is a 422.
              * @default UTC
              */
             time_zone?: string;
@@ -362,12 +362,12 @@ export interface components {
             tags?: string[];
             /**
              * Format: date-time
-             * @description RFC 3339 with `Z` or an offset; stored and returned in UTC (microseconds).
+             * @description RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). Stored and returned in UTC (microseconds).
              */
             due_at?: string | null;
             /**
              * Format: date-time
-             * @description Needs a `due_at`, at or before it.
+             * @description Needs a `due_at`, at or before it. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept).
              */
             remind_at?: string | null;
             recurrence?: components["schemas"]["Recurrence"];
@@ -375,10 +375,10 @@ export interface components {
             interval?: number | null;
             /**
              * Format: date-time
-             * @description No occurrence is due after this instant. Needs a `recurrence`; not before `due_at`.
+             * @description No occurrence is due after this instant. Needs a `recurrence`; not before `due_at`. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept).
              */
             until?: string | null;
-            /** @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`), default `UTC`: the calendar recurrences are counted on. A name the time zone database does not know is a 422. */
+            /** @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`; any case, answered in its canonical spelling), default `UTC`: the calendar recurrences are counted on. A name of this form that the time zone database does not know is a 422. */
             time_zone?: string;
         };
         Health: {
@@ -647,6 +647,22 @@ export interface components {
             };
             content?: never;
         };
+        /** @description A `cursor` in the form of a cursor that this API did not issue for this list: another user's or another list's (other filters, sort or order), edited, or made up. Start again without `cursor`. */
+        UnknownCursor: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ValidationError"];
+            };
+        };
+        /** @description A `cursor` in the form of a cursor that this API did not issue for this list: another user's or another list's (other filters, sort or order), edited, or made up. Start again without `cursor`. */
+        UnknownCursorHead: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
     };
     parameters: {
         /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
@@ -660,7 +676,7 @@ export interface components {
         /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
         Order: "asc" | "desc";
         Limit: number;
-        /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
+        /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`, but `0` (the default). */
         Offset: number;
         /** @description RFC 9110 §13.1.1: `*`, or a comma-separated list of entity tags, such as the `ETag` of the version this write expects. 412 if the task is at another version (a tag this API did not issue, or a weak one, never matches); `*` matches any current version. A value that is empty or is not such a list is refused with 422: it names no version, and the write is never made unconditional in its place. */
         IfMatch: string;
@@ -670,15 +686,15 @@ export interface components {
         IdempotencyKey: string;
         /** @description Only tasks carrying this tag (case-insensitive). Repeat it for several: a task must carry all of them. At most 20. */
         Tag: string[];
-        /** @description Only tasks due strictly before this instant (RFC 3339 with an offset). Tasks without a due date never match. */
+        /** @description Only tasks due strictly before this instant. Tasks without a due date never match. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
         DueBefore: string;
-        /** @description Only tasks due at or after this instant. */
+        /** @description Only tasks due at or after this instant. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
         DueAfter: string;
         /** @description `true`: due before now and not completed. `false`: every other task. */
         Overdue: "true" | "false";
         /** @description Keyword search over title and description: every word must occur (the last one as a prefix); words are runs of letters and digits, everything else separates them (no search syntax). Case- and accent-insensitive. With `q`, the default sort is `relevance` (each word found in the title counts four times one found in the description, ties newest first; computed from the caller's own tasks only). A `q` without any letter or digit, or over 200 characters, is a 422. (The `pattern` says "an ASCII letter or digit, or any non-ASCII character", the nearest a JSON Schema regex can say alike in every dialect: `\w` is ASCII-only in some. The rule is Unicode letters and digits.) */
         Q: string;
-        /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. A cursor of another user or list, or an edited one, is a 422. Not with `offset`. */
+        /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. Every cursor has the form the `pattern` states (canonical unpadded base64url, version 1, 56 to 1,200 characters); other text is a 422. A cursor of that form that this API did not issue for this list (another user's or list's, edited, made up) is a 400. Not with an `offset` but `0` (a 422). */
         Cursor: string;
         /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
         Count: boolean;
@@ -825,9 +841,9 @@ export interface operations {
                 priority?: components["parameters"]["Priority"];
                 /** @description Only tasks carrying this tag (case-insensitive). Repeat it for several: a task must carry all of them. At most 20. */
                 tag?: components["parameters"]["Tag"];
-                /** @description Only tasks due strictly before this instant (RFC 3339 with an offset). Tasks without a due date never match. */
+                /** @description Only tasks due strictly before this instant. Tasks without a due date never match. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
                 due_before?: components["parameters"]["DueBefore"];
-                /** @description Only tasks due at or after this instant. */
+                /** @description Only tasks due at or after this instant. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
                 due_after?: components["parameters"]["DueAfter"];
                 /** @description `true`: due before now and not completed. `false`: every other task. */
                 overdue?: components["parameters"]["Overdue"];
@@ -838,9 +854,9 @@ export interface operations {
                 /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
                 order?: components["parameters"]["Order"];
                 limit?: components["parameters"]["Limit"];
-                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
+                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`, but `0` (the default). */
                 offset?: components["parameters"]["Offset"];
-                /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. A cursor of another user or list, or an edited one, is a 422. Not with `offset`. */
+                /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. Every cursor has the form the `pattern` states (canonical unpadded base64url, version 1, 56 to 1,200 characters); other text is a 422. A cursor of that form that this API did not issue for this list (another user's or list's, edited, made up) is a 400. Not with an `offset` but `0` (a 422). */
                 cursor?: components["parameters"]["Cursor"];
                 /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
                 count?: components["parameters"]["Count"];
@@ -866,6 +882,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"][];
                 };
             };
+            400: components["responses"]["UnknownCursor"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["RouteNotFound"];
@@ -923,9 +940,9 @@ export interface operations {
                 priority?: components["parameters"]["Priority"];
                 /** @description Only tasks carrying this tag (case-insensitive). Repeat it for several: a task must carry all of them. At most 20. */
                 tag?: components["parameters"]["Tag"];
-                /** @description Only tasks due strictly before this instant (RFC 3339 with an offset). Tasks without a due date never match. */
+                /** @description Only tasks due strictly before this instant. Tasks without a due date never match. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
                 due_before?: components["parameters"]["DueBefore"];
-                /** @description Only tasks due at or after this instant. */
+                /** @description Only tasks due at or after this instant. RFC 3339 `date-time` with `Z` or an offset, as the `pattern` says: a real calendar date of the years 0001–9999, hours 00–23, at most 9 fraction digits, offsets up to ±23:59, `T` and `Z` in either case; a leap second only as `23:59:60` with `Z` or ±00:00 (it counts as :59). On 0001-01-01 no positive offset, on 9999-12-31 no negative one (either could leave 0001-01-01T00:00:00Z–9999-12-31T23:59:59.999999Z, the range kept). */
                 due_after?: components["parameters"]["DueAfter"];
                 /** @description `true`: due before now and not completed. `false`: every other task. */
                 overdue?: components["parameters"]["Overdue"];
@@ -936,8 +953,12 @@ export interface operations {
                 /** @description Default: desc for created, updated and priority (newest or most important first), asc for title. */
                 order?: components["parameters"]["Order"];
                 limit?: components["parameters"]["Limit"];
-                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`. */
+                /** @description Rows to skip (offset paging, kept for existing clients; its cost grows with the offset). Not with `cursor`, but `0` (the default). */
                 offset?: components["parameters"]["Offset"];
+                /** @description Continue after the page that handed out this cursor (its `X-Next-Cursor` header, or the `cursor` of its `Link: rel="next"`). Opaque and sealed: it holds the last row's sort value and id, is bound to the user and to every other parameter but `limit` and `count`, and costs the same at any depth. Every cursor has the form the `pattern` states (canonical unpadded base64url, version 1, 56 to 1,200 characters); other text is a 422. A cursor of that form that this API did not issue for this list (another user's or list's, edited, made up) is a 400. Not with an `offset` but `0` (a 422). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description `true`: also answer `X-Total-Count`, the exact number of the user's tasks that pass the filters (whatever the page). */
+                count?: components["parameters"]["Count"];
             };
             header?: never;
             path: {
@@ -955,6 +976,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["UnknownCursorHead"];
             401: components["responses"]["UnauthorizedHead"];
             403: components["responses"]["ForbiddenHead"];
             404: components["responses"]["RouteNotFoundHead"];

@@ -12,8 +12,8 @@
 //! once the first connection is open ([`Database::group_commit`] says no for libSQL); until
 //! then the instance uses one.
 
+use crate::db::shared::{Session, SessionEnd, SharedDatabase};
 use crate::db::{Database, Rows, Value};
-use crate::shared_db::{Session, SessionEnd, SharedDatabase};
 use std::cell::Cell;
 
 /// At most this many connections per instance to a libSQL server: Spin 4.0.2 runs at most 16
@@ -119,7 +119,7 @@ impl<D: Database> Database for PooledSession<'_, D> {
 mod tests {
     use super::*;
     use crate::db::Now;
-    use crate::sqlite::SqliteDb;
+    use crate::db::sqlite::SqliteDb;
 
     /// A local database that says it is a libSQL server's.
     struct Remote(SqliteDb);

@@ -22,7 +22,7 @@ pub enum Phase {
 
 #[cfg(feature = "phase-timing")]
 mod imp {
-    use crate::phases::Phase;
+    use crate::spin::phases::Phase;
     use std::cell::RefCell;
     use std::time::Instant;
 
@@ -69,7 +69,7 @@ mod imp {
 
 #[cfg(not(feature = "phase-timing"))]
 mod imp {
-    use crate::phases::Phase;
+    use crate::spin::phases::Phase;
 
     pub struct Stamp;
 

@@ -1,6 +1,18 @@
 //! The database the store talks to: Spin's SQLite interface in the component, rusqlite in native
 //! tests and benchmarks. One call runs one statement, as in Spin.
 
+//!
+//! Below it, how a connection is kept: [`pool`] (how many per instance), [`kept`] (reopened
+//! after loss), [`shared`] (one connection, serialized, writes group-committed), and the
+//! schema those connections must have ([`migrations`]).
+
+pub mod kept;
+pub mod migrations;
+pub mod pool;
+pub mod shared;
+#[cfg(any(test, feature = "rusqlite"))]
+pub mod sqlite;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -154,14 +166,14 @@ pub trait Database {
         false
     }
 
-    /// Whether writes waiting for this connection pay to commit together ([`crate::shared_db`]):
+    /// Whether writes waiting for this connection pay to commit together ([`crate::db::shared`]):
     /// yes for a local SQLite file (one fsync for many), no for a libSQL server (every statement
     /// of a group is a round trip under the server's write lock).
     fn group_commit(&self) -> bool {
         true
     }
 
-    /// Whether this is an open connection to a libSQL server (see [`crate::kept_db`]).
+    /// Whether this is an open connection to a libSQL server (see [`crate::db::kept`]).
     fn remote(&self) -> bool {
         false
     }

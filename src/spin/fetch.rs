@@ -2,7 +2,7 @@
 //! to the component's `allowed_outbound_hosts`. The whole fetch races one monotonic-clock
 //! deadline, so it is bounded even if a runtime ignores the request's timeout options.
 
-use crate::fetch::{FetchError, Fetched, Fetching, HttpClient, Limits};
+use crate::http::fetch::{FetchError, Fetched, Fetching, HttpClient, Limits};
 use futures::FutureExt;
 use spin_sdk::wasip3;
 use spin_sdk::wasip3::clocks::monotonic_clock;

@@ -328,7 +328,7 @@ impl<D: Database> Database for Session<'_, D> {
 mod tests {
     use super::*;
     use crate::db::Now;
-    use crate::sqlite::SqliteDb;
+    use crate::db::sqlite::SqliteDb;
 
     /// Requests of one instance, run the way a component instance runs its tasks: one thread,
     /// each polled in turn until every one is done. (The futures here only wait on each other,

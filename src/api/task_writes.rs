@@ -1,4 +1,6 @@
-//! Updates that need the task first.
+//! Writes to one existing task, and what each came to ([`Written`]): the one place that
+//! decides between done, 404 (no such task for this user) and 412 (`If-Match` named another
+//! version), for the single routes and the batch alike.
 //!
 //! Most updates are one statement ([`store::update_task`], [`store::toggle_task`]). Two kinds
 //! are not: a change to the schedule, whose rules tie fields together (a reminder comes at
@@ -8,14 +10,14 @@
 //! they read again. Whatever races, a recurring task gets one next occurrence: the write that
 //! creates it is one transaction, backed by a unique index (see [`store::complete_recurring`]).
 
-use crate::domain::{Invalid, Task, TaskId, TaskPatch};
+use crate::domain::{Invalid, Task, TaskId, TaskPatch, TrashRetention};
 use crate::store::{self, Account, Expected, NextOccurrence, StoreError};
 use crate::time::Timestamp;
 
-/// What an update came to.
+/// What a write to an existing task came to: the updated task, or `()` for a delete.
 #[derive(Debug)]
-pub enum Written {
-    Done(Box<Task>),
+pub enum Written<T = Box<Task>> {
+    Done(T),
     /// No such task for this user.
     Missing,
     /// `If-Match` named other versions.
@@ -24,6 +26,37 @@ pub enum Written {
     Invalid(Invalid),
     /// The row kept changing under us; the client may retry.
     Contended,
+}
+
+/// Moves the task to the trash (or deletes it, without retention).
+pub async fn delete(
+    db: &dyn crate::db::Database,
+    account: &Account<'_>,
+    id: TaskId,
+    expected: Expected<'_>,
+    retention: TrashRetention,
+    now: Timestamp,
+) -> Result<Written<()>, StoreError> {
+    if store::delete_task(db, account, id, expected, retention, now).await? {
+        return Ok(Written::Done(()));
+    }
+    missing_or_stale(db, account, id, expected, now).await
+}
+
+/// Why a write matched no row. Only asked when the write was conditional; the lookup is bound
+/// to the caller like every other, so it cannot reveal another user's task.
+async fn missing_or_stale<T>(
+    db: &dyn crate::db::Database,
+    account: &Account<'_>,
+    id: TaskId,
+    expected: Expected<'_>,
+    now: Timestamp,
+) -> Result<Written<T>, StoreError> {
+    if expected.is_some() && store::get_task(db, account, id, now).await?.is_some() {
+        Ok(Written::Stale)
+    } else {
+        Ok(Written::Missing)
+    }
 }
 
 /// Read-modify-write rounds before giving up on a row that others keep changing.

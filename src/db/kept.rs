@@ -165,7 +165,7 @@ impl<O: Open> Database for Kept<O> {
 mod tests {
     use super::*;
     use crate::db::Now;
-    use crate::sqlite::SqliteDb;
+    use crate::db::sqlite::SqliteDb;
 
     /// A database whose connections can be made to fail as a libSQL server's do.
     #[derive(Clone, Default)]

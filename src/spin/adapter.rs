@@ -17,20 +17,20 @@
 //!
 //! Requests of one instance run concurrently: each awaits the runtime at every statement, and
 //! meanwhile others run. They share the instance's connection through
-//! [`SharedDatabase`](crate::shared_db): a request takes it at its first statement and keeps it
+//! [`SharedDatabase`](crate::db::shared): a request takes it at its first statement and keeps it
 //! until it has its answer, so statements of two requests never interleave, and the writes
 //! waiting at one moment commit together. A connection the runtime calls invalid, or whose
 //! libSQL server lost it, is dropped and opened again on the next statement ([`Kept`]).
 
 use crate::app;
 use crate::config::{ConfigCache, VariableMap};
+use crate::db::kept::{Kept, Open, Opened, Opening, is_libsql_source_id};
+use crate::db::pool::Pool;
+use crate::db::shared::{SessionEnd, SharedDatabase};
 use crate::db::{Database, DbError, Rows, Value};
-use crate::db_pool::Pool;
 use crate::env::Env;
-use crate::kept_db::{Kept, Open, Opened, Opening, is_libsql_source_id};
-use crate::message::{Body, BodyReader, Request, Response};
-use crate::phases::{self, Phase, Stamp};
-use crate::shared_db::{SessionEnd, SharedDatabase};
+use crate::http::message::{Body, BodyReader, Request, Response};
+use crate::spin::phases::{self, Phase, Stamp};
 use crate::time::Timestamp;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use spin_sdk::sqlite as spin_sqlite;
@@ -63,7 +63,7 @@ impl wasip3::exports::http::handler::Guest for Service {
             &Env {
                 db: &session,
                 vars: &*vars,
-                http: &crate::spin_fetch::SpinHttp,
+                http: &crate::spin::fetch::SpinHttp,
                 config: &instance.config,
                 now: Timestamp::now(),
             },
@@ -224,7 +224,7 @@ fn has_body(status: http::StatusCode) -> bool {
 /// Pauses on the runtime's monotonic clock.
 struct ClockPause;
 
-impl crate::shared_db::Pause for ClockPause {
+impl crate::db::shared::Pause for ClockPause {
     fn pause(
         &self,
         duration: std::time::Duration,
@@ -250,14 +250,14 @@ impl Open for SpinDefault {
                     .map_err(db_error)?,
             );
             open.record(Phase::Open);
-            // A libSQL server (sqld, Turso) or a local file: see `kept_db`. A failure here is
+            // A libSQL server (sqld, Turso) or a local file: see `db::kept`. A failure here is
             // the server's (unreachable, a refused token) and fails the first statement.
             let source = connection.execute("SELECT sqlite_source_id()", &[]).await?;
             let remote = matches!(
                 source.first().and_then(|row| row.first()),
                 Some(Value::Text(id)) if is_libsql_source_id(id)
             );
-            // A locked database is retried by `shared_db` after pauses of a few milliseconds;
+            // A locked database is retried by `db::shared` after pauses of a few milliseconds;
             // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at
             // a time. A runtime that refuses the setting keeps its handler: the retry then
             // never sees "locked" before that handler's timeout. libSQL's client refuses any

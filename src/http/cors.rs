@@ -2,7 +2,7 @@
 //! (never `*`, which browsers refuse with credentials); any other origin gets no CORS headers.
 
 use crate::config::Variables;
-use crate::message::{Response, empty};
+use crate::http::message::{Response, empty};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 pub const DEFAULT_ORIGINS: &str = "http://localhost:3000";

@@ -13,62 +13,62 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_create_tasks.sql",
-        sql: include_str!("../migrations/0001_create_tasks.sql"),
+        sql: include_str!("../../migrations/0001_create_tasks.sql"),
     },
     Migration {
         version: 2,
         name: "0002_idempotency.sql",
-        sql: include_str!("../migrations/0002_idempotency.sql"),
+        sql: include_str!("../../migrations/0002_idempotency.sql"),
     },
     Migration {
         version: 3,
         name: "0003_jwks_cache.sql",
-        sql: include_str!("../migrations/0003_jwks_cache.sql"),
+        sql: include_str!("../../migrations/0003_jwks_cache.sql"),
     },
     Migration {
         version: 4,
         name: "0004_rate_limits.sql",
-        sql: include_str!("../migrations/0004_rate_limits.sql"),
+        sql: include_str!("../../migrations/0004_rate_limits.sql"),
     },
     Migration {
         version: 5,
         name: "0005_wal_journal.sql",
-        sql: include_str!("../migrations/0005_wal_journal.sql"),
+        sql: include_str!("../../migrations/0005_wal_journal.sql"),
     },
     Migration {
         version: 6,
         name: "0006_record_users.sql",
-        sql: include_str!("../migrations/0006_record_users.sql"),
+        sql: include_str!("../../migrations/0006_record_users.sql"),
     },
     Migration {
         version: 7,
         name: "0007_priority.sql",
-        sql: include_str!("../migrations/0007_priority.sql"),
+        sql: include_str!("../../migrations/0007_priority.sql"),
     },
     Migration {
         version: 8,
         name: "0008_schedule_tags_search.sql",
-        sql: include_str!("../migrations/0008_schedule_tags_search.sql"),
+        sql: include_str!("../../migrations/0008_schedule_tags_search.sql"),
     },
     Migration {
         version: 9,
         name: "0009_derived_rows_without_triggers.sql",
-        sql: include_str!("../migrations/0009_derived_rows_without_triggers.sql"),
+        sql: include_str!("../../migrations/0009_derived_rows_without_triggers.sql"),
     },
     Migration {
         version: 10,
         name: "0010_cursor_key.sql",
-        sql: include_str!("../migrations/0010_cursor_key.sql"),
+        sql: include_str!("../../migrations/0010_cursor_key.sql"),
     },
     Migration {
         version: 11,
         name: "0011_changes_and_trash.sql",
-        sql: include_str!("../migrations/0011_changes_and_trash.sql"),
+        sql: include_str!("../../migrations/0011_changes_and_trash.sql"),
     },
     Migration {
         version: 12,
         name: "0012_search_entry_mark.sql",
-        sql: include_str!("../migrations/0012_search_entry_mark.sql"),
+        sql: include_str!("../../migrations/0012_search_entry_mark.sql"),
     },
 ];
 
@@ -246,7 +246,7 @@ mod tests {
     /// the column that only one of them can add included, is done once and harmless twice.
     #[test]
     fn applying_everything_twice_converges() {
-        let db = crate::sqlite::SqliteDb::in_memory();
+        let db = crate::db::sqlite::SqliteDb::in_memory();
         apply(&db, 0).now().unwrap();
         apply(&db, 0).now().unwrap();
         let version = db
@@ -274,7 +274,7 @@ mod tests {
     /// A database that refuses a setting still gets its schema; one that refuses schema fails.
     #[test]
     fn a_refused_setting_does_not_stop_the_schema() {
-        struct RefusesPragmas(crate::sqlite::SqliteDb);
+        struct RefusesPragmas(crate::db::sqlite::SqliteDb);
         impl Database for RefusesPragmas {
             fn execute<'a>(
                 &'a self,
@@ -289,7 +289,7 @@ mod tests {
                 self.0.execute(sql, params)
             }
         }
-        let db = RefusesPragmas(crate::sqlite::SqliteDb::in_memory());
+        let db = RefusesPragmas(crate::db::sqlite::SqliteDb::in_memory());
         apply(&db, 0).now().unwrap();
         let version = db
             .execute("SELECT max(version) FROM schema_migrations", &[])
