@@ -233,6 +233,9 @@ mod tests {
                 config: &crate::config::ConfigCache::default(),
                 http: &crate::http::fetch::NoNetwork,
                 now: Timestamp::from_micros(NOW_SECS as i64 * 1_000_000),
+                clock: &crate::time::SteppingClock::starting_at(Timestamp::from_micros(
+                    NOW_SECS as i64 * 1_000_000,
+                )),
             };
             handle(&request, &env).now()
         }

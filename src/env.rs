@@ -4,7 +4,7 @@
 use crate::config::{ConfigCache, Variables};
 use crate::db::Database;
 use crate::http::fetch::HttpClient;
-use crate::time::Timestamp;
+use crate::time::{Clock, Timestamp};
 
 /// What a request may use of the outside world.
 pub struct Env<'a> {
@@ -15,5 +15,8 @@ pub struct Env<'a> {
     pub config: &'a ConfigCache,
     /// Outbound HTTP, for the live JWKS.
     pub http: &'a dyn HttpClient,
+    /// When the request arrived.
     pub now: Timestamp,
+    /// For a request that waits (long-poll): the time now, and waiting.
+    pub clock: &'a dyn Clock,
 }

@@ -34,6 +34,10 @@ pub enum ApiError {
     TooManyRequests {
         retry_after_secs: u64,
     },
+    /// The user has this many event streams open already.
+    TooManyStreams {
+        limit: u32,
+    },
     Validation(Vec<FieldError>),
     /// The service is not configured well enough to authenticate anyone.
     Misconfigured(String),
@@ -74,7 +78,9 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Misconfigured(_) | Self::Unavailable(_) | Self::DatabaseUnreachable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -105,6 +111,9 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests; retry in {retry_after_secs} s")
             }
+            Self::TooManyStreams { limit } => format!(
+                "Too many open event streams: at most {limit} per user; close one, or retry later"
+            ),
             Self::Validation(errors) => match errors.as_slice() {
                 [only] => format!("Invalid {}: {}", only.field, only.message),
                 _ => "The request has invalid fields".into(),
@@ -191,6 +200,11 @@ impl ApiError {
             }
             Self::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            // A stream's lease is renewed with every heartbeat; one that was not closed
+            // (its instance died) runs out within a lease.
+            Self::TooManyStreams { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("15"));
             }
             _ => {}
         }

@@ -14,6 +14,7 @@
 //! - [`api`]: one module per resource; thin handlers that parse input into domain types,
 //!   call the store and shape the response ([`api::outcome`] decides 404 vs 412 vs success
 //!   for every write, single or batched).
+//! - [`live`]: how a request waits for changes (long-poll) and an event stream's body.
 //! - [`auth`]: tokens (HS256 shared secret, EdDSA and the rest from a JWKS), the verifier.
 //! - [`domain`]: plain types that are valid once they exist (`TaskTitle`, `ListQuery`,
 //!   `Cursor`, `Recurrence`, …); no I/O.
@@ -50,6 +51,7 @@ pub mod domain;
 pub mod env;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod store;
 pub mod time;
 

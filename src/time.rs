@@ -38,6 +38,43 @@ impl Timestamp {
     }
 }
 
+/// The time and the waiting of a request that waits (a long-poll, an event stream): Spin's
+/// wall and monotonic clocks in the component, a clock that jumps instead of sleeping in tests.
+pub trait Clock {
+    fn now(&self) -> Timestamp;
+    /// Waits for `duration`, letting the instance's other requests run meanwhile.
+    fn pause(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>;
+}
+
+/// A clock for tests and native embeddings: starts at a given instant and jumps forward by
+/// what it is asked to wait, at once.
+pub struct SteppingClock(std::cell::Cell<Timestamp>);
+
+impl SteppingClock {
+    pub fn starting_at(at: Timestamp) -> Self {
+        Self(std::cell::Cell::new(at))
+    }
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        self.0.get()
+    }
+
+    fn pause(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        let now = self.0.get().as_micros().saturating_add(micros);
+        self.0.set(Timestamp::from_micros(now));
+        Box::pin(std::future::ready(()))
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -317,6 +317,7 @@ fn fuzz_the_whole_request_path() {
             http: &task_api::http::fetch::NoNetwork,
             config: &config,
             now,
+            clock: &task_api::time::SteppingClock::starting_at(now),
         };
         let response = task_api::app::handle(&request, &env).now();
         let status = response.status().as_u16();

@@ -4,7 +4,8 @@
 //! (`TASK_API_RUNTIME`): three `task-api-host` processes, or three real `spin up`s. A client
 //! spreads each user's requests over all three. Checked: racing migrations on a fresh file,
 //! concurrent creates (and the changes feed read through every replica), forty concurrent toggles, an `Idempotency-Key` retried on every
-//! replica, the per-user rate limit counted across replicas, and a replica killed with SIGKILL
+//! replica, a long-poll and an event stream woken by commits through other replicas, the per-user
+//! rate limit counted across replicas, and a replica killed with SIGKILL
 //! under write load.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use task_api_testkit::database::sqld_for;
+use task_api_testkit::events::EventStream;
 use task_api_testkit::process::{ProcessOptions, ServerProcess};
 use task_api_testkit::{
     Backend, Request, Runtime, StoredDatabase, TempDir, build_component_once, root, tokens,
@@ -782,6 +784,7 @@ fn three_replicas_over_one_database_file() {
     requests += concurrent_creates(&cluster);
     requests += concurrent_toggles(&cluster);
     requests += idempotent_retries(&cluster);
+    requests += live_across_replicas(&cluster);
     let (crash_requests, acknowledged, lost) = kill_one_replica_mid_load(&mut cluster);
     requests += crash_requests;
     let errors = cluster.component_errors();
@@ -801,6 +804,84 @@ fn three_replicas_over_one_database_file() {
          {acknowledged} acknowledged writes under SIGKILL, {lost} lost",
         t.elapsed()
     );
+}
+
+/// Live updates across replicas: a long-poll on one replica wakes on a commit made through
+/// another, and an event stream on a third carries the changes written through the other two,
+/// each once, in feed order (the database is all the replicas share).
+fn live_across_replicas(cluster: &Cluster) -> usize {
+    let user = "live-x";
+    let auth = bearer(user);
+    let feed = call(
+        cluster.addrs[0],
+        "GET",
+        &format!("/api/{user}/tasks/changes"),
+        &auth,
+        None,
+    );
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    let since = feed.json()["next"].as_str().unwrap().to_owned();
+    let mut stream = EventStream::open(
+        cluster.addrs[2],
+        &Request::new("GET", &format!("/api/{user}/events?since={since}"))
+            .header("authorization", &auth),
+    )
+    .unwrap();
+    assert_eq!(stream.status, 200);
+    let poll = {
+        let (addr, auth, since) = (cluster.addrs[0], auth.clone(), since.clone());
+        std::thread::spawn(move || {
+            let path = format!("/api/{user}/tasks/changes?since={since}&wait=20");
+            let started = Instant::now();
+            let response = call(addr, "GET", &path, &auth, None);
+            (response, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    let created = call(
+        cluster.addrs[1],
+        "POST",
+        &format!("/api/{user}/tasks"),
+        &auth,
+        Some(r#"{"title":"written through replica 1"}"#),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_i64().unwrap();
+    let (woken, waited) = poll.join().unwrap();
+    assert_eq!(woken.status, 200, "{}", woken.body);
+    assert_eq!(woken.json()["changes"][0]["id"], id, "{}", woken.body);
+    assert!(
+        waited < Duration::from_secs(10),
+        "the long-poll on replica 0 waited {waited:?} for a commit through replica 1"
+    );
+    let second = call(
+        cluster.addrs[0],
+        "POST",
+        &format!("/api/{user}/tasks"),
+        &auth,
+        Some(r#"{"title":"written through replica 0"}"#),
+    );
+    assert_eq!(second.status, 201, "{}", second.body);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.len() < 2 {
+        let Some(event) = stream.next_event(deadline.saturating_duration_since(Instant::now()))
+        else {
+            break;
+        };
+        assert_eq!(event.event, "change", "{event:?}");
+        let position: i64 = event.id.as_deref().unwrap()[1..].parse().unwrap();
+        seen.push((position, event.json()["id"].as_i64().unwrap()));
+    }
+    let ids: Vec<i64> = seen.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        ids,
+        vec![id, second.json()["id"].as_i64().unwrap()],
+        "the stream on replica 2 carries both writes, once, in order"
+    );
+    assert!(seen[0].0 < seen[1].0);
+    println!("replicas: a long-poll woke {waited:?} after it started (the write came at 600 ms)");
+    4
 }
 
 /// The minute window the rate limiter counts in (Unix minutes), and seconds left in it.

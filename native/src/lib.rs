@@ -104,6 +104,9 @@ impl Native {
                 config: &task_api::config::ConfigCache::default(),
                 http: &task_api::http::fetch::NoNetwork,
                 now: Timestamp::now(),
+                // The pipeline never waits here (`.now()` below): a long-poll's pauses step
+                // the clock instead, so it answers at once. Event streams need a runtime.
+                clock: &task_api::time::SteppingClock::starting_at(Timestamp::now()),
             },
         )
         // rusqlite answers every statement at once: the pipeline never waits.

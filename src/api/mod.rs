@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod docs;
+pub mod events;
 pub mod health;
 pub mod outcome;
 pub mod task_writes;

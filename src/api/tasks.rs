@@ -81,9 +81,10 @@ pub async fn handle(
         }
         TaskAction::Changes => {
             let query = ChangesQuery::parse(&request.query)?;
-            let page = store::changes(env.db, account, query, env.now).await?;
+            let page = super::events::changes(env, account, query).await?;
             Ok(json(StatusCode::OK, &page))
         }
+        TaskAction::Events => super::events::open(request, env, account).await,
         TaskAction::Batch => super::batch::batch(account, request, env).await,
         TaskAction::Erase => {
             store::erase(env.db, account).await?;

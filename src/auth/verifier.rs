@@ -171,9 +171,13 @@ impl Verifier {
         }
         .map_err(|_| invalid())?;
         // jwt-simple accepts a token without `exp`; a token that never expires is not one we take.
-        if claims.expires_at.is_none() {
+        let Some(expires_at) = claims.expires_at else {
             return Err(invalid());
-        }
+        };
+        let expires_at = i64::try_from(expires_at.as_secs())
+            .ok()
+            .and_then(|secs| secs.checked_mul(1_000_000))
+            .map_or(Timestamp::from_micros(i64::MAX), Timestamp::from_micros);
         let subject = claims
             .subject
             .filter(|s| !s.is_empty())
@@ -186,6 +190,7 @@ impl Verifier {
             subject,
             text(claims.custom.email),
             text(claims.custom.name),
+            expires_at,
         ))
     }
 

@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_search_entry_mark.sql",
         sql: include_str!("../../migrations/0012_search_entry_mark.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_event_streams.sql",
+        sql: include_str!("../../migrations/0013_event_streams.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -177,6 +177,13 @@ pub trait Database {
     fn remote(&self) -> bool {
         false
     }
+
+    /// The caller will not use the database for a while (it waits for a change): a request
+    /// that holds the instance's shared connection gives it to the others meanwhile
+    /// ([`crate::db::shared`]); its next statement takes it again.
+    fn idle(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A borrowed database is a database (a wrapper can take `&db`).
@@ -195,6 +202,10 @@ impl<D: Database + ?Sized> Database for &D {
 
     fn remote(&self) -> bool {
         (**self).remote()
+    }
+
+    fn idle(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        (**self).idle()
     }
 }
 

@@ -113,6 +113,10 @@ impl<D: Database> Database for PooledSession<'_, D> {
     fn nested(&self) -> bool {
         self.session.nested()
     }
+
+    fn idle(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        self.session.idle()
+    }
 }
 
 #[cfg(test)]

@@ -322,6 +322,19 @@ impl<D: Database> Database for Session<'_, D> {
     fn nested(&self) -> bool {
         matches!(*self.state.borrow(), State::Member(..))
     }
+
+    /// A request that holds the connection alone gives it back (its next statement takes it
+    /// again); a member of a group keeps its place, as its writes wait for the group's commit.
+    fn idle(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(async move {
+            if !matches!(*self.state.borrow(), State::Alone(_)) {
+                return;
+            }
+            self.shared.settle().await;
+            let state = std::mem::replace(&mut *self.state.borrow_mut(), State::Idle);
+            drop(state);
+        })
+    }
 }
 
 #[cfg(test)]

@@ -103,17 +103,23 @@ impl std::fmt::Display for SyncToken {
     }
 }
 
-/// `GET /tasks/changes?since=&limit=`.
+/// `GET /tasks/changes?since=&limit=&wait=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesQuery {
     pub since: SyncToken,
     pub limit: u32,
+    /// Seconds to hold an empty answer for a change to come (long-poll); 0 answers at once.
+    pub wait: u32,
 }
+
+/// The longest `wait=`, in seconds.
+pub const MAX_WAIT_SECS: u32 = 30;
 
 impl ChangesQuery {
     pub fn parse(query: &str) -> Result<Self, Invalid> {
         let mut since = None;
         let mut limit = None;
+        let mut wait = None;
         let mut errors = Vec::new();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -131,6 +137,14 @@ impl ChangesQuery {
                     }
                     _ => Err("must be an integer from 1 to 1000"),
                 },
+                "wait" if wait.is_some() => Err("must be given at most once"),
+                "wait" => match value.parse::<u32>() {
+                    Ok(n) if n <= MAX_WAIT_SECS && value.bytes().all(|b| b.is_ascii_digit()) => {
+                        wait = Some(n);
+                        Ok(())
+                    }
+                    _ => Err("must be a whole number of seconds from 0 to 30"),
+                },
                 _ => Ok(()),
             };
             if let Err(message) = outcome {
@@ -143,6 +157,7 @@ impl ChangesQuery {
         Ok(Self {
             since: since.unwrap_or(SyncToken::START),
             limit: limit.unwrap_or(DEFAULT_CHANGES_LIMIT),
+            wait: wait.unwrap_or(0),
         })
     }
 }
@@ -198,17 +213,23 @@ mod tests {
             ChangesQuery::parse("").unwrap(),
             ChangesQuery {
                 since: SyncToken::START,
-                limit: 100
+                limit: 100,
+                wait: 0
             }
         );
-        let q = ChangesQuery::parse("since=s7&limit=1000&other=x").unwrap();
-        assert_eq!((q.since.seq(), q.limit), (7, 1000));
+        let q = ChangesQuery::parse("since=s7&limit=1000&other=x&wait=30").unwrap();
+        assert_eq!((q.since.seq(), q.limit, q.wait), (7, 1000, 30));
         for bad in [
             "limit=0",
             "limit=1001",
             "limit=+5",
             "since=7",
             "since=s1&since=s2",
+            "wait=31",
+            "wait=-1",
+            "wait=+1",
+            "wait=1.5",
+            "wait=1&wait=2",
         ] {
             assert!(ChangesQuery::parse(bad).is_err(), "{bad}");
         }

@@ -1,5 +1,7 @@
 //! Users: who a URL names, who a verified token speaks for, and where users are known from.
 
+use crate::time::Timestamp;
+
 /// The longest user id, in characters (Better Auth's are 32).
 pub const MAX_USER_ID_CHARS: usize = 255;
 /// Longest path segment looked at: a longest user id with every character percent-encoded
@@ -58,21 +60,43 @@ pub struct Identity {
     subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The token's `exp`: what the token allows ends then (an event stream, for one).
+    expires_at: Timestamp,
 }
 
 impl Identity {
     /// What a token that passed verification says about its user.
-    pub(crate) fn verified(subject: String, email: Option<String>, name: Option<String>) -> Self {
+    pub(crate) fn verified(
+        subject: String,
+        email: Option<String>,
+        name: Option<String>,
+        expires_at: Timestamp,
+    ) -> Self {
         Self {
             subject,
             email,
             name,
+            expires_at,
         }
     }
 
     #[doc(hidden)]
     pub fn for_tests(subject: &str) -> Self {
-        Self::verified(subject.to_owned(), None, None)
+        Self::verified(
+            subject.to_owned(),
+            None,
+            None,
+            Timestamp::from_micros(i64::MAX),
+        )
+    }
+
+    #[doc(hidden)]
+    pub fn for_tests_expiring(subject: &str, expires_at: Timestamp) -> Self {
+        Self::verified(subject.to_owned(), None, None, expires_at)
+    }
+
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
     }
 
     pub fn subject(&self) -> &str {

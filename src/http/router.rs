@@ -36,6 +36,8 @@ pub enum TaskAction {
     Trash,
     /// What changed since a sync token.
     Changes,
+    /// The changes as they happen: a Server-Sent Events stream.
+    Events,
     /// Several writes, all or none.
     Batch,
     /// Erase everything the API holds about the user.
@@ -59,6 +61,7 @@ pub enum Resource {
     Trash(PathUserId),
     Changes(PathUserId),
     Batch(PathUserId),
+    Events(PathUserId),
 }
 
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the same route, the same headers, no body.
@@ -74,6 +77,8 @@ const ITEM_METHODS: &[Method] = &[
 const TOGGLE_METHODS: &[Method] = &[Method::PATCH];
 const ACCOUNT_METHODS: &[Method] = &[Method::DELETE];
 const RESTORE_METHODS: &[Method] = &[Method::POST];
+// No HEAD: a HEAD of a stream would take one of the user's stream leases for nothing.
+const STREAM_METHODS: &[Method] = &[Method::GET];
 
 impl Resource {
     /// The resource at `path`, or a 404.
@@ -91,6 +96,7 @@ impl Resource {
                     ["tags"] => Self::Tags(owner),
                     ["trash"] => Self::Trash(owner),
                     ["export"] => Self::Export(owner),
+                    ["events"] => Self::Events(owner),
                     ["tasks"] => Self::Collection(owner),
                     // Not task ids (ids are digits), so no task is shadowed.
                     ["tasks", "changes"] => Self::Changes(owner),
@@ -124,6 +130,7 @@ impl Resource {
             Self::Collection(_) => COLLECTION_METHODS,
             Self::Item(..) => ITEM_METHODS,
             Self::Toggle(..) => TOGGLE_METHODS,
+            Self::Events(_) => STREAM_METHODS,
         }
     }
 
@@ -143,12 +150,16 @@ impl Resource {
             Self::Trash(_) => "/api/{user_id}/trash",
             Self::Changes(_) => "/api/{user_id}/tasks/changes",
             Self::Batch(_) => "/api/{user_id}/tasks/batch",
+            Self::Events(_) => "/api/{user_id}/events",
         }
     }
 
     /// The route for `method`, or a 405 naming the allowed methods.
     pub fn route(self, method: &Method) -> Result<Route, ApiError> {
         let allowed = self.methods();
+        if method == Method::HEAD && !allowed.contains(method) {
+            return Err(ApiError::MethodNotAllowed(allowed));
+        }
         // HEAD is GET without the body, which the caller drops.
         let method = if method == Method::HEAD {
             &Method::GET
@@ -174,6 +185,7 @@ impl Resource {
             (Self::Trash(owner), &Method::GET) => (owner, TaskAction::Trash),
             (Self::Changes(owner), &Method::GET) => (owner, TaskAction::Changes),
             (Self::Batch(owner), &Method::POST) => (owner, TaskAction::Batch),
+            (Self::Events(owner), &Method::GET) => (owner, TaskAction::Events),
             _ => return Err(ApiError::MethodNotAllowed(allowed)),
         };
         Ok(Route::Tasks {

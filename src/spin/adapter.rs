@@ -30,8 +30,9 @@ use crate::db::shared::{SessionEnd, SharedDatabase};
 use crate::db::{Database, DbError, Rows, Value};
 use crate::env::Env;
 use crate::http::message::{Body, BodyReader, Request, Response};
+use crate::live::{self, EventStream};
 use crate::spin::phases::{self, Phase, Stamp};
-use crate::time::Timestamp;
+use crate::time::{Clock, Timestamp};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use spin_sdk::sqlite as spin_sqlite;
 use spin_sdk::wasip3;
@@ -66,6 +67,7 @@ impl wasip3::exports::http::handler::Guest for Service {
                 http: &crate::spin::fetch::SpinHttp,
                 config: &instance.config,
                 now: Timestamp::now(),
+                clock: &SpinClock,
             },
         )
         .await;
@@ -76,7 +78,10 @@ impl wasip3::exports::http::handler::Guest for Service {
         }
         handle.record(Phase::Handle);
         let (status, bytes) = (response.status().as_u16(), response.body().len());
-        let response = phases::time(Phase::Send, || into_wasi_response(response, head));
+        let response = match response.extensions_mut().remove::<EventStream>() {
+            Some(stream) => into_event_stream(response, stream, instance.clone()),
+            None => phases::time(Phase::Send, || into_wasi_response(response, head)),
+        };
         phases::report(status, bytes);
         Ok(response)
     }
@@ -184,11 +189,7 @@ async fn read_body(incoming: WasiRequest, method: &Method, headers: &HeaderMap) 
 /// runtime polls as it reads the stream.
 fn into_wasi_response(response: Response, head: bool) -> WasiResponse {
     let (parts, body) = response.into_parts();
-    let mut headers: Vec<(String, Vec<u8>)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
+    let mut headers = wasi_headers(&parts.headers);
     // A HEAD response has no body to count; Content-Length may be left out (RFC 9110 §9.3.2).
     if !head && !parts.headers.contains_key(header::CONTENT_LENGTH) && has_body(parts.status) {
         headers.push(("content-length".into(), body.len().to_string().into_bytes()));
@@ -214,11 +215,91 @@ fn into_wasi_response(response: Response, head: bool) -> WasiResponse {
     response
 }
 
+/// An event stream's response: the head and the first events now, then the body stays open
+/// while [`live::pump`] sends what comes (no `Content-Length`: it goes out chunked). Kept
+/// apart from [`into_wasi_response`], whose every other response must reach the client in one
+/// piece (see `tests/api/runtimes.rs`: a body written late waits for a delayed ACK).
+fn into_event_stream(
+    response: Response,
+    stream: EventStream,
+    instance: Rc<Instance>,
+) -> WasiResponse {
+    let (parts, body) = response.into_parts();
+    let fields = Fields::from_list(&wasi_headers(&parts.headers)).unwrap_or_else(|_| Fields::new());
+    let (trailers_writer, trailers) = wasip3::wit_future::new(|| Ok(None));
+    let (mut writer, reader) = wasip3::wit_stream::new();
+    wasip3::spawn(async move {
+        if writer.write_all(body).await.is_empty() {
+            let db = EachStatement(instance);
+            live::pump(&stream, &db, &SpinClock, &mut StreamSink(&mut writer)).await;
+        }
+        drop(writer);
+        let _ = trailers_writer.write(Ok(None)).await;
+    });
+    let (response, _sent) = WasiResponse::new(fields, Some(reader), trailers);
+    let _ = response.set_status_code(parts.status.as_u16());
+    response
+}
+
+fn wasi_headers(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect()
+}
+
 /// 1xx, 204 and 304 responses carry no body and no `Content-Length` of one.
 fn has_body(status: http::StatusCode) -> bool {
     !(status.is_informational()
         || status == http::StatusCode::NO_CONTENT
         || status == http::StatusCode::NOT_MODIFIED)
+}
+
+/// Spin's clocks: the wall clock for the time, the monotonic one for waiting.
+struct SpinClock;
+
+impl Clock for SpinClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn pause(
+        &self,
+        duration: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Box::pin(spin_sdk::wasip3::clocks::monotonic_clock::wait_for(nanos))
+    }
+}
+
+/// An event stream's body: its bytes go out as they come; `false` once the client is gone.
+struct StreamSink<'w>(&'w mut wasip3::wit_bindgen::StreamWriter<u8>);
+
+impl live::Sink for StreamSink<'_> {
+    fn send<'a>(
+        &'a mut self,
+        bytes: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + 'a>> {
+        Box::pin(async move { self.0.write_all(bytes).await.is_empty() })
+    }
+}
+
+/// The instance's database for an event stream, whose body outlives its request: every
+/// statement takes the connection on its own and gives it back, so a waiting stream holds
+/// nothing another request needs.
+struct EachStatement(Rc<Instance>);
+
+impl Database for EachStatement {
+    fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+        Box::pin(async move {
+            let session = self.0.db.session(true);
+            let rows = session.execute(sql, params).await;
+            // A read session never joins a group: its writes (the stream's lease) are
+            // committed when the statement returns.
+            session.finish().await;
+            rows
+        })
+    }
 }
 
 /// Pauses on the runtime's monotonic clock.

@@ -17,6 +17,9 @@ pub struct Changes {
     pub next: SyncToken,
     /// Whether more changes follow right away (the page was full).
     pub more: bool,
+    /// Each change's own position in the feed (an event stream's `id`s).
+    #[serde(skip)]
+    pub positions: Vec<SyncToken>,
 }
 
 /// Every task of the user written after `since` (as it is now) and every deletion after it
@@ -45,6 +48,7 @@ pub async fn changes(
     let rows = read_rows(db, account, now, &sql, &params).await?;
     let mut next = query.since;
     let mut out = Vec::with_capacity(rows.len());
+    let mut positions = Vec::with_capacity(rows.len());
     for mut row in rows {
         // seq, gone, the task's columns, deleted_at (task_from_row checks the middle).
         if row.len() < 3 {
@@ -53,6 +57,7 @@ pub async fn changes(
         let deleted_at = row.pop().unwrap_or(Value::Null);
         let task = row.split_off(2);
         next = SyncToken::from_seq(integer_or_zero(&row[0]));
+        positions.push(next);
         out.push(if integer_or_zero(&row[1]) == 1 {
             Change::Deleted {
                 id: TaskId::from_db(integer_or_zero(&task[0])),
@@ -66,6 +71,7 @@ pub async fn changes(
         more: out.len() == query.limit as usize,
         changes: out,
         next,
+        positions,
     })
 }
 

@@ -92,6 +92,11 @@ pub async fn erase(db: &dyn Database, account: &Account<'_>) -> Result<(), Store
             std::slice::from_ref(&user),
         )
         .await?;
+        db.execute(
+            "DELETE FROM event_streams WHERE user_id = ?1",
+            std::slice::from_ref(&user),
+        )
+        .await?;
         if account.source == UserSource::Auto {
             db.execute(
                 "DELETE FROM users WHERE id = ?1",

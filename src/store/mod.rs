@@ -18,7 +18,8 @@
 //! - [`derived`]: tags and search rows, refreshed by the reads that need them.
 //! - [`trash`], [`changes`](mod@changes): deletes, restores, the purge; the changes feed.
 //! - [`export`](mod@export): everything stored for a user, and erasing it.
-//! - [`auth_cache`]: the JWKS cache and the rate-limit counter.
+//! - [`auth_cache`]: the JWKS cache and the rate-limit counter; [`streams`]: the leases of open
+//!   event streams.
 
 pub mod auth_cache;
 pub mod changes;
@@ -30,6 +31,7 @@ pub mod list;
 pub mod list_statement;
 pub mod precondition;
 pub mod recurrence;
+pub mod streams;
 pub mod transaction;
 pub mod trash;
 pub mod writes;

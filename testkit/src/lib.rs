@@ -5,6 +5,7 @@
 pub mod client;
 pub mod component;
 pub mod database;
+pub mod events;
 pub mod fs;
 pub mod process;
 pub mod rng;

@@ -15,6 +15,7 @@ mod host;
 mod hostile;
 mod isolation;
 mod jwks;
+mod live;
 mod pages;
 mod priority;
 mod routes;

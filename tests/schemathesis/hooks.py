@@ -129,3 +129,20 @@ def filter_failure(ctx, failure, case, response) -> bool:
     if _breaks_a_header_schema(case):
         return False
     return True
+
+
+@schemathesis.hook
+def map_query(ctx, query):
+    """Waiting is not what these runs test (tests/api/live.rs does): a long-poll's `wait` and an
+    event stream's `seconds` are set to 0 where a case gives them a valid value or none, so no
+    case holds a connection (a stream would otherwise stay open 300 s). Invalid values are left
+    as generated: they must still be 422s."""
+    path = ctx.operation.path
+    if path not in ("/api/{user_id}/tasks/changes", "/api/{user_id}/events"):
+        return query
+    name = "wait" if path.endswith("/changes") else "seconds"
+    query = dict(query or {})
+    value = query.get(name)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 300):
+        query[name] = 0
+    return query

@@ -225,7 +225,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** What changed since a sync token */
+        /**
+         * What changed since a sync token
+         * @description With `wait=N` an empty answer waits up to N seconds for a change (long-poll); see also `GET /api/{user_id}/events`.
+         */
         get: operations["listChanges"];
         put?: never;
         post?: never;
@@ -233,6 +236,29 @@ export interface paths {
         options?: never;
         /** The headers a GET of this path would answer, without the body (RFC 9110 §9.3.2) */
         head: operations["listChangesHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The changes feed as Server-Sent Events
+         * @description Every change of the user's tasks as it is committed (through any instance or replica), as Server-Sent Events: first `retry: 1000`, then per change `id: s42` (its feed position), `event: change` and `data:` the change as `GET …/tasks/changes` shows it (a Task, or a Tombstone). The stream starts after `Last-Event-ID`, else after `since`, else at the beginning, so a reconnecting `EventSource` neither loses nor repeats a change. A `: keep-alive` comment every 15 s. The stream ends with `event: end`, `data: {"reason": "token_expired" | "time_limit" | "unavailable"}` when the token expires or after `seconds` (300 by default). Cookie auth works for `EventSource`. At most 8 open streams per user.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -663,6 +689,16 @@ export interface components {
             };
             content?: never;
         };
+        /** @description The user has 8 event streams open already (across every instance and replica); retry after `Retry-After` seconds or close one. */
+        TooManyStreams: {
+            headers: {
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: {
         /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
@@ -701,6 +737,12 @@ export interface components {
         /** @description The `next` of an earlier changes response; omitted: from the beginning (every live task and every tombstone). Tokens survive restarts and hold across replicas sharing the database. */
         Since: string;
         ChangesLimit: number;
+        /** @description Long-poll: with nothing after `since`, hold the answer up to this many seconds and answer as soon as a change is committed (through any instance or replica), else empty at the deadline with the same `next`. 0 (the default) answers at once. */
+        Wait: number;
+        /** @description End the stream after this many seconds (default and most: 300; 0: the changes there are now, then the end); it ends sooner when the token expires. */
+        StreamSeconds: number;
+        /** @description The `id` of the last event received (what `EventSource` sends when it reconnects): the stream starts after it. Wins over `since`. */
+        LastEventId: string;
     };
     requestBodies: never;
     headers: {
@@ -1410,6 +1452,8 @@ export interface operations {
                 /** @description The `next` of an earlier changes response; omitted: from the beginning (every live task and every tombstone). Tokens survive restarts and hold across replicas sharing the database. */
                 since?: components["parameters"]["Since"];
                 limit?: components["parameters"]["ChangesLimit"];
+                /** @description Long-poll: with nothing after `since`, hold the answer up to this many seconds and answer as soon as a change is committed (through any instance or replica), else empty at the deadline with the same `next`. 0 (the default) answers at once. */
+                wait?: components["parameters"]["Wait"];
             };
             header?: never;
             path: {
@@ -1461,6 +1505,49 @@ export interface operations {
             404: components["responses"]["RouteNotFoundHead"];
             429: components["responses"]["TooManyRequestsHead"];
             503: components["responses"]["UnavailableHead"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description The `next` of an earlier changes response; omitted: from the beginning (every live task and every tombstone). Tokens survive restarts and hold across replicas sharing the database. */
+                since?: components["parameters"]["Since"];
+                /** @description End the stream after this many seconds (default and most: 300; 0: the changes there are now, then the end); it ends sooner when the token expires. */
+                seconds?: components["parameters"]["StreamSeconds"];
+            };
+            header?: {
+                /** @description The `id` of the last event received (what `EventSource` sends when it reconnects): the stream starts after it. Wins over `since`. */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
+            };
+            path: {
+                /** @description Must equal the token's `sub` (else 403). 1 to 255 characters, none of them a control character; any other segment matches no route (404). */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        id?: string;
+                        /** @enum {string} */
+                        event?: "change" | "end";
+                        data: string;
+                        retry?: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RouteNotFound"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyStreams"];
+            503: components["responses"]["Unavailable"];
         };
     };
     restoreTask: {

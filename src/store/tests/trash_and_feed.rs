@@ -100,6 +100,7 @@ fn the_trash_keeps_a_task_for_the_retention_then_only_its_tombstone() {
         ChangesQuery {
             since: SyncToken::START,
             limit: 10,
+            wait: 0,
         },
         at(5 * day),
     )
@@ -125,6 +126,7 @@ fn the_trash_keeps_a_task_for_the_retention_then_only_its_tombstone() {
             ChangesQuery {
                 since: SyncToken::START,
                 limit: 10,
+                wait: 0
             },
             at(5 * day)
         )
@@ -151,9 +153,18 @@ fn every_write_moves_the_task_to_the_end_of_the_feed() {
     let db = setup(&["a"]);
     let a = user("a");
     let feed_ids = |since: SyncToken| -> (Vec<i64>, SyncToken) {
-        let page = changes(&db, &a, ChangesQuery { since, limit: 100 }, at(0))
-            .now()
-            .unwrap();
+        let page = changes(
+            &db,
+            &a,
+            ChangesQuery {
+                since,
+                limit: 100,
+                wait: 0,
+            },
+            at(0),
+        )
+        .now()
+        .unwrap();
         let ids = page
             .changes
             .iter()
