@@ -627,6 +627,7 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
     let feed = ChangesQuery {
         since: SyncToken::from_seq(3),
         limit: 10,
+        wait: 0,
     };
     store::changes(&recording, &user, feed, now).now().unwrap();
     let statements = recording.take();
@@ -733,6 +734,7 @@ fn list_and_feed_statements_are_prepared_once() {
     let feed = ChangesQuery {
         since: SyncToken::START,
         limit: 10,
+        wait: 0,
     };
     store::changes(&recording, &user, feed, now).now().unwrap();
     let statements = recording.take();

@@ -838,15 +838,14 @@ fn live_across_replicas(cluster: &Cluster) -> usize {
         })
     };
     std::thread::sleep(Duration::from_millis(600));
-    let created = call(
-        cluster.addrs[1],
-        "POST",
-        &format!("/api/{user}/tasks"),
-        &auth,
-        Some(r#"{"title":"written through replica 1"}"#),
-    );
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.json()["id"].as_i64().unwrap();
+    let create_through = |replica: usize| {
+        let body = format!(r#"{{"title":"written through replica {replica}"}}"#);
+        let path = format!("/api/{user}/tasks");
+        let created = call(cluster.addrs[replica], "POST", &path, &auth, Some(&body));
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.json()["id"].as_i64().unwrap()
+    };
+    let id = create_through(1);
     let (woken, waited) = poll.join().unwrap();
     assert_eq!(woken.status, 200, "{}", woken.body);
     assert_eq!(woken.json()["changes"][0]["id"], id, "{}", woken.body);
@@ -854,14 +853,7 @@ fn live_across_replicas(cluster: &Cluster) -> usize {
         waited < Duration::from_secs(10),
         "the long-poll on replica 0 waited {waited:?} for a commit through replica 1"
     );
-    let second = call(
-        cluster.addrs[0],
-        "POST",
-        &format!("/api/{user}/tasks"),
-        &auth,
-        Some(r#"{"title":"written through replica 0"}"#),
-    );
-    assert_eq!(second.status, 201, "{}", second.body);
+    let second = create_through(0);
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while seen.len() < 2 {
@@ -876,7 +868,7 @@ fn live_across_replicas(cluster: &Cluster) -> usize {
     let ids: Vec<i64> = seen.iter().map(|(_, id)| *id).collect();
     assert_eq!(
         ids,
-        vec![id, second.json()["id"].as_i64().unwrap()],
+        vec![id, second],
         "the stream on replica 2 carries both writes, once, in order"
     );
     assert!(seen[0].0 < seen[1].0);

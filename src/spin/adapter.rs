@@ -99,7 +99,7 @@ thread_local! {
         variables: RefCell::new(None),
         config: ConfigCache::default(),
         db: Pool::new(|| {
-            SharedDatabase::with_retries(Kept::new(SpinDefault), Some(Box::new(ClockPause)))
+            SharedDatabase::with_retries(Kept::new(SpinDefault), Some(Box::new(SpinClock)))
         }),
     });
 }
@@ -302,16 +302,13 @@ impl Database for EachStatement {
     }
 }
 
-/// Pauses on the runtime's monotonic clock.
-struct ClockPause;
-
-impl crate::db::shared::Pause for ClockPause {
+/// A statement that met a locked database waits on the same monotonic clock.
+impl crate::db::shared::Pause for SpinClock {
     fn pause(
         &self,
         duration: std::time::Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
-        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        Box::pin(spin_sdk::wasip3::clocks::monotonic_clock::wait_for(nanos))
+        Clock::pause(self, duration)
     }
 }
 

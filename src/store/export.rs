@@ -76,27 +76,16 @@ pub async fn erase(db: &dyn Database, account: &Account<'_>) -> Result<(), Store
             )
             .await?;
         }
-        db.execute(
+        // Tasks: the owner's and the owner's trash (deleted tasks and their tombstones).
+        let tasks = format!("DELETE FROM tasks WHERE user_id IN (?1, {})", trash_of(1));
+        for statement in [
             "DELETE FROM task_tags WHERE user_id = ?1",
-            std::slice::from_ref(&user),
-        )
-        .await?;
-        // The owner's tasks and the owner's trash (deleted tasks and their tombstones).
-        db.execute(
-            &format!("DELETE FROM tasks WHERE user_id IN (?1, {})", trash_of(1)),
-            std::slice::from_ref(&user),
-        )
-        .await?;
-        db.execute(
+            &tasks,
             "DELETE FROM rate_limits WHERE user_id = ?1",
-            std::slice::from_ref(&user),
-        )
-        .await?;
-        db.execute(
             "DELETE FROM event_streams WHERE user_id = ?1",
-            std::slice::from_ref(&user),
-        )
-        .await?;
+        ] {
+            db.execute(statement, std::slice::from_ref(&user)).await?;
+        }
         if account.source == UserSource::Auto {
             db.execute(
                 "DELETE FROM users WHERE id = ?1",
