@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 pub const DEFAULT_ORIGINS: &str = "http://localhost:3000";
 const ALLOWED_HEADERS: &str =
-    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key";
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID";
 const EXPOSED_HEADERS: &str =
     "ETag, Link, Location, Retry-After, WWW-Authenticate, X-Next-Cursor, X-Total-Count";
 /// How long a browser may cache a preflight answer, in seconds.

@@ -113,6 +113,8 @@ fn preflight_needs_no_token() {
         "if-match",
         "if-none-match",
         "idempotency-key",
+        // An `EventSource` that reconnects by itself sends it.
+        "last-event-id",
     ] {
         assert!(headers.contains(needed), "{needed} in {headers}");
     }

@@ -2,11 +2,16 @@
 // sign up through Better Auth on the app's origin, then list, add, edit, complete and delete
 // through task-api-client against the task API on another origin; a second user in another
 // browser context sees nothing of the first; tokens that expire are replaced through Better
-// Auth; and from the page's own JavaScript, what CORS lets through (ETag, Location,
-// WWW-Authenticate, If-Match, credentials). Run `npm test` here (see harness.mjs for the knobs).
+// Auth; live updates: a second page of the same user follows every change without a reload
+// (the client's event stream, with the bearer token) while another user's page gets none of
+// it, and the client's EventSource transport with the `access_token` cookie; and from the
+// page's own JavaScript, what CORS lets through (ETag, Location, WWW-Authenticate, If-Match,
+// credentials). Run `npm test` here (see harness.mjs for the knobs).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { TOKEN_SECONDS, build, startAll } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery staple";
@@ -14,6 +19,7 @@ const CLOCK_BEHIND_SECONDS = 90;
 
 let env;
 let alice; // { context, page, log, id, email }
+let bob; // a second user, in a browser context of his own
 let late; // a user whose browser clock is behind (see the last test)
 
 before(async () => {
@@ -22,7 +28,9 @@ before(async () => {
   console.log(`# app ${env.appUrl}, API ${env.apiUrl} (${env.runtime}), tokens live ${TOKEN_SECONDS} s`);
   // Started first: its test has to wait for a token to pass the API's clock tolerance.
   late = await newUser("Late", { clockBehindSeconds: CLOCK_BEHIND_SECONDS });
-  await signUp(late);
+  // Without live updates: its test watches the writes' own token refresh, which a stream
+  // ended by the API at the token's expiry would do first.
+  await signUp(late, "/?live=0");
   await addTask(late, "written before the wait");
   late.firstToken = lastToken(late);
 });
@@ -47,12 +55,8 @@ async function newUser(name, { clockBehindSeconds = 0 } = {}) {
   }
   const log = [];
   const problems = [];
-  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
-  // Console errors other than the browser's own "Failed to load resource" (the responses
-  // below say which), and every answer >= 400 but the missing favicon.
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
-  });
+  watchPage(page, problems);
+  // Every answer >= 400 but the missing favicon (any page of the context).
   context.on("response", (response) => {
     const url = new URL(response.url());
     if (response.status() >= 400 && url.pathname !== "/favicon.ico") {
@@ -82,6 +86,17 @@ async function newUser(name, { clockBehindSeconds = 0 } = {}) {
   return { name, email, context, page, log, problems, preflights };
 }
 
+/**
+ * Page errors, and console errors other than the browser's own "Failed to load resource"
+ * (the responses say which).
+ */
+function watchPage(page, problems) {
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
+  });
+}
+
 async function eventually(check, what, timeout = 15_000) {
   const deadline = Date.now() + timeout;
   let last;
@@ -105,9 +120,9 @@ async function countIs(user, n) {
   }, `${user.name} should have ${n} tasks`);
 }
 
-async function signUp(user) {
+async function signUp(user, path = "/") {
   const { page } = user;
-  await page.goto(env.appUrl);
+  await page.goto(new URL(path, env.appUrl).href);
   await page.getByLabel("Name").fill(user.name);
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password").fill(PASSWORD);
@@ -124,6 +139,15 @@ async function addTask(user, title) {
   await user.page.getByRole("button", { name: "Add" }).click();
   await countIs(user, before + 1);
 }
+
+/** The page's live-update status (`connecting`, `stream`, `poll`, `stopped`, `off`). */
+const liveStatus = (user) => user.page.getByTestId("live").getAttribute("data-status");
+/** How many changes the page's subscription has received. */
+const received = async (user) => Number(await user.page.getByTestId("live").getAttribute("data-received"));
+async function isStreaming(user) {
+  await eventually(async () => assert.equal(await liveStatus(user), "stream"), `${user.name}'s page streams`);
+}
+const isStream = (e) => e.toApi && /\/events(\?|$)/.test(e.path);
 
 function lastToken(user) {
   const sent = user.log.filter((e) => e.toApi && e.token);
@@ -199,7 +223,7 @@ describe("the example in Chromium", () => {
   });
 
   test("a second user in another browser context sees none of the first user's tasks", async () => {
-    const bob = await newUser("Bob");
+    bob = await newUser("Bob");
     await signUp(bob);
     await countIs(bob, 0);
     await addTask(bob, "Bob's own");
@@ -227,6 +251,96 @@ describe("the example in Chromium", () => {
       `GET api/api/${alice.id}/tasks 403`,
       `GET api/api/${bob.id}/tasks/${aliceTaskPath.split("/").at(-1)} 404`,
     ]);
+  });
+
+  test("live: a second page of the same user follows create, toggle and delete without a reload; another user's page gets none of it", async () => {
+    // Bob (signed up above; a fourth sign-up this soon would meet Better Auth's rate limit).
+    bob.problems.splice(0);
+    // A second tab of the signed-in Alice: same context, same Better Auth session.
+    const page = await alice.context.newPage();
+    watchPage(page, alice.problems);
+    await page.goto(env.appUrl);
+    const second = { ...alice, name: "Alice's second page", page };
+    await countIs(second, 2);
+    for (const user of [alice, second, bob]) await isStreaming(user);
+    const bobReceived = await received(bob);
+    const receivedBefore = [await received(alice), await received(second)];
+    const loggedBefore = alice.log.length;
+    const task = (user, title) => user.page.getByTestId("task").filter({ hasText: title });
+    const within = (what, check) => eventually(check, what, 5_000);
+
+    // Each write from the tab in front (Chromium holds back a background tab's rendering, and
+    // so Playwright's clicks there); the other tab, in the background, receives it.
+    await alice.page.bringToFront();
+    let started = Date.now();
+    await addTask(alice, "Live one");
+    await within("the create reaches the second page", async () =>
+      assert.deepEqual(await titles(second), ["Buy milk", "Write the report", "Live one"]),
+    );
+    const createMs = Date.now() - started;
+
+    await second.page.bringToFront();
+    started = Date.now();
+    await second.page.getByLabel("Done: Live one").click();
+    await within("the toggle reaches the first page", async () =>
+      assert.equal(await task(alice, "Live one").getAttribute("data-completed"), "true"),
+    );
+    const toggleMs = Date.now() - started;
+
+    await alice.page.bringToFront();
+    started = Date.now();
+    await task(alice, "Live one").getByRole("button", { name: "Delete" }).click();
+    await within("the delete reaches the second page", async () =>
+      assert.deepEqual(await titles(second), ["Buy milk", "Write the report"]),
+    );
+    const deleteMs = Date.now() - started;
+    console.log(`# live, page to page: create ${createMs} ms, toggle ${toggleMs} ms, delete ${deleteMs} ms`);
+    await countIs(alice, 2);
+    await countIs(second, 2);
+    // Each page received each of the three changes exactly once (its own writes come back
+    // too), across whatever reconnects the 12 s tokens caused.
+    const counts = async () => [(await received(alice)) - receivedBefore[0], (await received(second)) - receivedBefore[1]];
+    await eventually(async () => assert.deepEqual(await counts(), [3, 3]), "three changes each");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(await counts(), [3, 3], "no change twice");
+
+    // Neither page loaded its tasks again (nor long-polled): after the pages were live, the API
+    // saw only writes and streams.
+    const reads = alice.log.slice(loggedBefore).filter((e) => e.toApi && e.method === "GET" && !isStream(e));
+    assert.deepEqual(reads.map((e) => e.path), []);
+    // The second page's toggle sent the ETag of the version it had received live: no 412.
+    const writes = alice.log.filter((e) => e.toApi && ["PATCH", "DELETE"].includes(e.method)).slice(-2);
+    assert.deepEqual(writes.map((w) => [w.method, w.status]), [["PATCH", 200], ["DELETE", 204]]);
+    // The streams carry Better Auth's bearer token (EventSource could not).
+    const streams = alice.log.filter(isStream);
+    assert.ok(streams.length >= 2, `${streams.length} streams`);
+    for (const e of streams) {
+      assert.equal(e.status, 200, e.path);
+      assert.ok(e.path.startsWith(`/api/${alice.id}/events`), e.path);
+      assert.equal(payload(e.token).sub, alice.id);
+      assert.match(e.responseHeaders["content-type"], /^text\/event-stream/);
+    }
+
+    // Bob's page stayed live all along and received nothing of it.
+    assert.equal(await liveStatus(bob), "stream");
+    assert.equal(await received(bob), bobReceived, "Bob's subscription received a change");
+    assert.deepEqual(await titles(bob), ["Bob's own"]);
+    const bobStreams = bob.log.filter(isStream);
+    assert.ok(bobStreams.length >= 1);
+    for (const e of bobStreams) assert.ok(e.path.startsWith(`/api/${bob.id}/events`), e.path);
+    // Nor can she open Alice's stream with her own token.
+    const probe = await bob.page.evaluate(
+      async ({ apiUrl, aliceId }) => {
+        const { token } = await (await fetch("/api/auth/token")).json();
+        const response = await fetch(`${apiUrl}/api/${aliceId}/events`, { headers: { Authorization: `Bearer ${token}` } });
+        return { status: response.status, type: response.headers.get("content-type") };
+      },
+      { apiUrl: env.apiUrl, aliceId: alice.id },
+    );
+    assert.deepEqual(probe, { status: 403, type: "application/json" });
+    assert.deepEqual(bob.problems, [`GET api/api/${alice.id}/events 403`]);
+    assert.deepEqual(alice.problems, []);
+    await page.close();
     await bob.context.close();
   });
 
@@ -355,24 +469,106 @@ describe("the example in Chromium", () => {
     }
   });
 
-  test("an expired token is replaced through Better Auth before it is sent, and the page keeps working", async () => {
-    // Every token this page has used so far, the client's and the page JavaScript's: wait
-    // until the last of them has expired.
+  test("the client's EventSource transport: the access_token cookie, a stop at token_expired, and one at a 401", async () => {
+    // A page of the app's origin (which the API allows) imports the built client as ES modules,
+    // without a token provider: the client then uses EventSource, with credentials, and the
+    // browser sends the API the `access_token` cookie (cookies are not scoped by port). The
+    // page itself is the app's (a document Playwright made up would not be in the loopback
+    // address space, and Chromium's Local Network Access would refuse its requests to the API).
+    const clientDir = path.join(import.meta.dirname, "../../clients/typescript");
+    const dist = (name) => readFileSync(path.join(clientDir, "dist", name), "utf8");
+    const files = {
+      "/__client/openapi-fetch.js": readFileSync(path.join(clientDir, "node_modules/openapi-fetch/dist/index.mjs"), "utf8"),
+      "/__client/index.js": dist("index.js").replace(/from "openapi-fetch"/, 'from "/__client/openapi-fetch.js"'),
+      "/__client/event-stream.js": dist("event-stream.js"),
+    };
+    const context = await env.browser.newContext();
+    await context.route((url) => url.origin === env.appUrl && url.pathname.startsWith("/__client/"), (route) => {
+      const file = files[new URL(route.request().url()).pathname];
+      return file ? route.fulfill({ status: 200, contentType: "text/javascript", body: file }) : route.fulfill({ status: 404 });
+    });
+    const streams = [];
+    context.on("request", (request) => {
+      if (request.url().includes("/events")) streams.push({ at: Date.now(), type: request.resourceType(), headers: request.headers() });
+    });
+    const { token } = await alice.page.evaluate(() => fetch("/api/auth/token").then((r) => r.json()));
+    await context.addCookies([{ name: "access_token", value: token, url: env.apiUrl }]);
+    const page = await context.newPage();
+    await page.goto(`${env.appUrl}/?live=0`);
+    const subscribe = (userId) =>
+      page.evaluate(
+        async ({ apiUrl, userId }) => {
+          const { createTaskApi } = await import("/__client/index.js");
+          const live = { titles: [], statuses: [], errors: [] };
+          window.live = live;
+          createTaskApi({ baseUrl: apiUrl, userId }).subscribe(
+            userId,
+            (change) => live.titles.push(change.title ?? `deleted ${change.id}`),
+            {
+              onStatus: (status, transport) => live.statuses.push(`${status}/${transport}`),
+              onError: (error) => live.errors.push({ reason: error.reason, status: error.status ?? null }),
+            },
+          );
+        },
+        { apiUrl: env.apiUrl, userId },
+      );
+    const live = () => page.evaluate(() => window.live);
+
+    await subscribe(alice.id);
+    // Every change from the start: Alice's tasks as they are now (and her deletions).
+    await eventually(async () => assert.ok((await live()).titles.includes("Write the report")), "the feed from the start");
+    await addTask(alice, "Seen by EventSource");
+    await eventually(async () => assert.ok((await live()).titles.includes("Seen by EventSource")), "the new task, live");
+    assert.deepEqual((await live()).statuses.slice(0, 2), ["connecting/eventsource", "stream/eventsource"]);
+    assert.equal(streams[0].type, "eventsource");
+    assert.equal(streams[0].headers.authorization, undefined);
+
+    // The API ends the stream at the cookie's token's exp; without a token provider the client
+    // stops there and says so, and opens no stream again.
+    const { exp } = payload(token);
+    await eventually(async () => assert.deepEqual((await live()).errors, [{ reason: "token_expired", status: null }]), "stopped at token_expired", (exp + 5) * 1000 - Date.now());
+    assert.ok(Date.now() >= exp * 1000 - 1000, "not before the token's exp");
+    assert.equal((await live()).statuses.at(-1), "stopped/eventsource");
+    const opened = streams.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(streams.length, opened, "no reconnect after token_expired");
+
+    // A cookie the API refuses: EventSource cannot tell why it failed, the client asks the feed
+    // (a 401) and stops.
+    await context.addCookies([{ name: "access_token", value: "not-a-token", url: env.apiUrl }]);
+    await subscribe(alice.id);
+    await eventually(async () => assert.deepEqual((await live()).errors, [{ reason: "unauthorized", status: 401 }]), "stopped at a 401");
+    await context.close();
+  });
+
+  test("tokens expire while the page is open: the API ends the stream, the client resumes it with a new token, writes go on", async () => {
+    // Every token this page has used so far: wait until the last of them has expired.
     const tokens = new Set(alice.log.filter((e) => e.token).map((e) => e.token));
     const exp = Math.max(...[...tokens].map((t) => payload(t).exp));
     const wait = exp * 1000 - Date.now() + 1000;
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await isStreaming(alice);
+    const receivedBefore = await received(alice);
     const since = Date.now();
     await addTask(alice, "After expiry");
-    const afterWait = alice.log.filter((e) => e.at >= since);
-    const fetched = afterWait.filter((e) => !e.toApi);
-    assert.ok(fetched.length >= 1, "a new token was fetched from /api/auth/token");
-    assert.equal(fetched[0].status, 200);
-    const create = afterWait.find((e) => e.toApi && e.method === "POST");
+    // Its own create comes back over the stream, which therefore goes on.
+    await eventually(async () => assert.ok((await received(alice)) > receivedBefore), "the create came back over the stream");
+    const afterExp = alice.log.filter((e) => e.at >= exp * 1000);
+    const reopened = afterExp.filter(isStream);
+    assert.ok(reopened.length >= 1, "a stream was opened after the tokens expired");
+    for (const e of reopened) {
+      assert.equal(e.status, 200);
+      assert.match(e.path, /\?since=s\d+$/, "resumed after the last change it had");
+      assert.ok(!tokens.has(e.token), "with a token not used before");
+      assert.ok(payload(e.token).exp > e.at / 1000, "not expired when sent");
+    }
+    const fetched = afterExp.filter((e) => !e.toApi);
+    assert.ok(fetched.length >= 1, "new tokens were fetched from /api/auth/token");
+    const create = afterExp.find((e) => e.toApi && e.method === "POST" && e.at >= since);
     assert.equal(create.status, 201);
     assert.ok(!tokens.has(create.token), "a token not used before");
-    assert.ok(payload(create.token).iat >= exp, "the new token was issued after the old one expired");
-    assert.ok(afterWait.every((e) => e.status < 400), JSON.stringify(afterWait.map((e) => [e.method, e.path, e.status])));
+    assert.ok(payload(create.token).exp > create.at / 1000, "not expired when sent");
+    assert.ok(afterExp.every((e) => e.status < 400), JSON.stringify(afterExp.map((e) => [e.method, e.path, e.status])));
     assert.deepEqual(alice.problems, []);
   });
 

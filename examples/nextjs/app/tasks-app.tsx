@@ -1,10 +1,19 @@
 "use client";
 
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from "react";
-import { type Task, type TaskApi, TaskApiError, createTaskApi } from "task-api-client";
+import {
+  type Change,
+  type SubscriptionStatus,
+  type SubscriptionTransport,
+  type Task,
+  type TaskApi,
+  TaskApiError,
+  applyChange,
+  createTaskApi,
+} from "task-api-client";
 import { apiToken, authClient } from "@/lib/auth-client";
 
-export function TasksApp({ apiUrl }: { apiUrl: string }) {
+export function TasksApp({ apiUrl, live }: { apiUrl: string; live: boolean }) {
   const { data: session, isPending } = authClient.useSession();
   if (isPending) return <p>Loading…</p>;
   if (!session) return <SignIn />;
@@ -14,7 +23,7 @@ export function TasksApp({ apiUrl }: { apiUrl: string }) {
         Signed in as <strong data-testid="whoami">{session.user.email}</strong>{" "}
         <button onClick={() => authClient.signOut()}>Sign out</button>
       </p>
-      <Tasks key={session.user.id} apiUrl={apiUrl} userId={session.user.id} />
+      <Tasks key={session.user.id} apiUrl={apiUrl} userId={session.user.id} live={live} />
     </main>
   );
 }
@@ -56,7 +65,13 @@ function message(error: unknown): string {
   return String(error);
 }
 
-function Tasks({ apiUrl, userId }: { apiUrl: string; userId: string }) {
+/** Oldest first, as the list's `sort=created&order=asc` (ties by id). */
+function byCreated(a: Task, b: Task): number {
+  return a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id;
+}
+const apply = (tasks: Task[] | undefined, change: Change) => applyChange(tasks ?? [], change).sort(byCreated);
+
+function Tasks({ apiUrl, userId, live }: { apiUrl: string; userId: string; live: boolean }) {
   // One client per signed-in user: it keeps the token, and the ETag of each task it returned.
   const api: TaskApi = useMemo(
     () => createTaskApi({ baseUrl: apiUrl, userId, token: apiToken, refreshMarginSeconds: 5 }),
@@ -64,17 +79,57 @@ function Tasks({ apiUrl, userId }: { apiUrl: string; userId: string }) {
   );
   const [tasks, setTasks] = useState<Task[]>();
   const [error, setError] = useState<string>();
+  const [liveStatus, setLiveStatus] = useState<{ status: SubscriptionStatus; transport?: SubscriptionTransport }>();
+  const [received, setReceived] = useState(0);
 
-  const reload = useCallback(async () => {
+  /**
+   * The user's tasks from the changes feed (every task, and tombstones, to its end), and the
+   * feed position they are current at: live updates continue from there, so no change is
+   * missed or applied twice between loading and subscribing.
+   */
+  const load = useCallback(async (): Promise<string | undefined> => {
     try {
-      setTasks(await api.list({ sort: "created", order: "asc" }));
+      let all: Task[] = [];
+      let since: string | undefined;
+      for (;;) {
+        const page = await api.changes({ since, limit: 1000 });
+        for (const change of page.changes) all = applyChange(all, change);
+        since = page.next;
+        if (!page.more) break;
+      }
+      setTasks(all.sort(byCreated));
+      return since;
     } catch (e) {
       setError(message(e));
+      return undefined;
     }
   }, [api]);
+
+  // Load, then follow every change made elsewhere (another tab, another device) without a
+  // reload: the client streams them (or long-polls) and each one is applied as it comes.
   useEffect(() => {
-    reload();
-  }, [reload]);
+    let unsubscribe: (() => void) | undefined;
+    let cancelled = false;
+    load().then((since) => {
+      if (cancelled || !live || since === undefined) return;
+      unsubscribe = api.subscribe(
+        userId,
+        (change) => {
+          setReceived((n) => n + 1);
+          setTasks((all) => apply(all, change));
+        },
+        {
+          since,
+          onStatus: (status, transport) => setLiveStatus({ status, transport }),
+          onError: (e) => setError(`Live updates stopped: ${e.message}`),
+        },
+      );
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe?.();
+    };
+  }, [api, userId, live, load]);
 
   /** Runs a change; a 412 (changed in another tab) reloads the list. */
   async function run(change: () => Promise<void>) {
@@ -83,18 +138,19 @@ function Tasks({ apiUrl, userId }: { apiUrl: string; userId: string }) {
       await change();
     } catch (e) {
       setError(message(e));
-      if (e instanceof TaskApiError && e.status === 412) await reload();
+      if (e instanceof TaskApiError && e.status === 412) await load();
     }
   }
-  const replace = (task: Task) => setTasks((all) => all?.map((t) => (t.id === task.id ? task : t)));
+  // The answer to this page's own write; the same change also comes back over the stream,
+  // and applying it twice is harmless.
+  const replace = (task: Task) => setTasks((all) => apply(all, task));
 
   async function add(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = event.currentTarget;
     const title = String(new FormData(form).get("title"));
     await run(async () => {
-      const task = await api.create({ title });
-      setTasks((all) => [...(all ?? []), task]);
+      replace(await api.create({ title }));
       form.reset();
     });
   }
@@ -107,6 +163,18 @@ function Tasks({ apiUrl, userId }: { apiUrl: string; userId: string }) {
         <button type="submit">Add</button>
       </form>
       {error && <p role="alert" data-testid="error">{error}</p>}
+      <p data-testid="live" data-status={live ? (liveStatus?.status ?? "connecting") : "off"} data-received={received}>
+        <small>
+          Live updates:{" "}
+          {!live
+            ? "off"
+            : liveStatus?.status === "stream"
+              ? `on (${liveStatus.transport === "eventsource" ? "EventSource" : "event stream"})`
+              : liveStatus?.status === "poll"
+                ? "on (long-polling)"
+                : (liveStatus?.status ?? "connecting")}
+        </small>
+      </p>
       {tasks === undefined ? (
         <p>Loading tasks…</p>
       ) : (
