@@ -113,13 +113,15 @@ fn start(request: &Request) -> Result<(SyncToken, Duration), ApiError> {
             }
         }
     }
+    // `since` is checked even when Last-Event-ID wins: a malformed parameter is a 422 either way.
+    let from_query = ChangesQuery::parse(&request.query)?.since;
     let since = match request.headers.get("last-event-id") {
         Some(value) => value
             .to_str()
             .ok()
             .and_then(|text| SyncToken::parse(text.trim()).ok())
             .ok_or_else(|| invalid("Last-Event-ID", "must be an event id this API sent"))?,
-        None => ChangesQuery::parse(&request.query)?.since,
+        None => from_query,
     };
     Ok((since, seconds.unwrap_or(live::MAX_STREAM)))
 }

@@ -257,4 +257,12 @@ fn a_client_may_ask_for_a_shorter_stream_and_bad_positions_are_422() {
         EventStream::open(server.addr(), &request).unwrap().status,
         422
     );
+    // A malformed `since` is refused even when a valid Last-Event-ID would win over it.
+    let request = Request::new("GET", "/api/short/events?since=&seconds=0")
+        .bearer(&t)
+        .header("last-event-id", "s1");
+    assert_eq!(
+        EventStream::open(server.addr(), &request).unwrap().status,
+        422
+    );
 }
