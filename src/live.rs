@@ -39,8 +39,8 @@ pub const MAX_STREAM: Duration = Duration::from_secs(300);
 pub const LEASE: Duration = Duration::from_secs(45);
 /// Open streams per user, across every instance and replica.
 pub const MAX_STREAMS_PER_USER: u32 = 8;
-/// Changes read per poll; more are read at once, without waiting.
-const PAGE: u32 = 100;
+/// Changes read per poll (and sent when a stream opens); more are read at once, without waiting.
+pub const PAGE: u32 = 100;
 
 /// Where the bytes of an event stream go: the response body. `false` once the client is gone.
 pub trait Sink {
@@ -152,12 +152,12 @@ pub async fn pump(
         if page.more {
             continue;
         }
-        if elapsed(beat, now) >= HEARTBEAT {
+        if now.since(beat) >= HEARTBEAT {
             if !sink.send(b": keep-alive\n\n".to_vec()).await {
                 break End::Gone;
             }
             beat = now;
-            let until = later(now, LEASE);
+            let until = now.plus(LEASE);
             if let Err(error) = store::streams::renew_stream(db, stream.lease, until).await {
                 eprintln!("event stream: renewing its lease failed: {error:?}");
             }
@@ -172,16 +172,6 @@ pub async fn pump(
         eprintln!("event stream: giving its lease back failed: {error:?}");
     }
     end
-}
-
-fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
-    Duration::from_micros(u64::try_from(now.as_micros() - since.as_micros()).unwrap_or(0))
-}
-
-/// `at` plus `duration`.
-pub fn later(at: Timestamp, duration: Duration) -> Timestamp {
-    let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(at.as_micros().saturating_add(micros))
 }
 
 #[cfg(test)]

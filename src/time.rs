@@ -29,6 +29,17 @@ impl Timestamp {
         }
     }
 
+    /// This instant plus `duration` (saturating).
+    pub fn plus(self, duration: std::time::Duration) -> Self {
+        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(micros))
+    }
+
+    /// How long after `earlier` this instant is (zero if it is not after it).
+    pub fn since(self, earlier: Self) -> std::time::Duration {
+        std::time::Duration::from_micros(u64::try_from(self.0 - earlier.0).unwrap_or(0))
+    }
+
     /// The wall clock. On wasm32-wasip1 this is WASI's `clock_time_get`, which Spin provides.
     pub fn now() -> Self {
         let since_epoch = std::time::SystemTime::now()
@@ -68,9 +79,7 @@ impl Clock for SteppingClock {
         &self,
         duration: std::time::Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
-        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
-        let now = self.0.get().as_micros().saturating_add(micros);
-        self.0.set(Timestamp::from_micros(now));
+        self.0.set(self.0.get().plus(duration));
         Box::pin(std::future::ready(()))
     }
 }

@@ -18,7 +18,7 @@ pub async fn changes(
     account: &Account<'_>,
     query: ChangesQuery,
 ) -> Result<Changes, ApiError> {
-    let deadline = live::later(env.now, Duration::from_secs(u64::from(query.wait)));
+    let deadline = env.now.plus(Duration::from_secs(u64::from(query.wait)));
     let mut now = env.now;
     loop {
         let page = store::changes(env.db, account, query, now).await?;
@@ -44,7 +44,7 @@ pub async fn open(
     // The first page checks the user and the schema like any read, before a lease is taken.
     let query = ChangesQuery {
         since,
-        limit: 100,
+        limit: live::PAGE,
         wait: 0,
     };
     let page = store::changes(env.db, account, query, now).await?;
@@ -53,7 +53,7 @@ pub async fn open(
         account.user.id(),
         live::MAX_STREAMS_PER_USER,
         now,
-        live::later(now, live::LEASE),
+        now.plus(live::LEASE),
     )
     .await?
     .ok_or(ApiError::TooManyStreams {
@@ -74,7 +74,7 @@ pub async fn open(
         HeaderName::from_static("x-accel-buffering"),
         HeaderValue::from_static("no"),
     );
-    let ends_at = account.identity.expires_at().min(live::later(now, seconds));
+    let ends_at = account.identity.expires_at().min(now.plus(seconds));
     response.extensions_mut().insert(EventStream {
         user: account.user.clone(),
         identity: account.identity.clone(),

@@ -331,8 +331,8 @@ impl<D: Database> Database for Session<'_, D> {
                 return;
             }
             self.shared.settle().await;
-            let state = std::mem::replace(&mut *self.state.borrow_mut(), State::Idle);
-            drop(state);
+            // Dropping the guard gives the lock back.
+            *self.state.borrow_mut() = State::Idle;
         })
     }
 }
@@ -342,6 +342,26 @@ mod tests {
     use super::*;
     use crate::db::Now;
     use crate::db::sqlite::SqliteDb;
+
+    /// A request that waits (a long-poll) gives the connection back: another request's
+    /// statement then runs at once. Without `idle` it would wait for the lock, and `now()`
+    /// panics on a future that is not ready.
+    #[test]
+    fn an_idle_request_lets_the_others_use_the_connection() {
+        let shared = SharedDatabase::new(SqliteDb::in_memory());
+        let waiting = shared.session(true);
+        waiting.execute("SELECT 1", &[]).now().unwrap();
+        waiting.idle().now();
+        let other = shared.session(false);
+        assert_eq!(
+            other.execute("SELECT 2", &[]).now().unwrap(),
+            vec![vec![Value::Integer(2)]]
+        );
+        assert_eq!(other.finish().now(), SessionEnd::Kept);
+        // Its next statement takes the connection again.
+        waiting.execute("SELECT 3", &[]).now().unwrap();
+        assert_eq!(waiting.finish().now(), SessionEnd::Kept);
+    }
 
     /// Requests of one instance, run the way a component instance runs its tasks: one thread,
     /// each polled in turn until every one is done. (The futures here only wait on each other,
