@@ -93,7 +93,10 @@ impl SyncToken {
         if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MESSAGE);
         }
-        digits.parse().map(Self).map_err(|_| MESSAGE)
+        // Nineteen digits can pass `i64::MAX`; such a position lies past every change there will
+        // ever be, the same as the largest one, so it is read as that instead of refused: the
+        // syntax OpenAPI states (`^s[0-9]{1,19}$`) is exactly what is accepted.
+        Ok(Self(digits.parse().unwrap_or(i64::MAX)))
     }
 }
 
@@ -193,6 +196,18 @@ mod tests {
             assert_eq!(SyncToken::parse(&token.to_string()), Ok(token));
         }
         assert_eq!(SyncToken::START.to_string(), "s0");
+        // Every string OpenAPI's pattern admits is accepted; past i64::MAX is the end of the feed.
+        for past_the_end in [
+            "s9223372036854775808",
+            "s9925732053768531200",
+            "s9999999999999999999",
+        ] {
+            assert_eq!(
+                SyncToken::parse(past_the_end),
+                Ok(SyncToken::from_seq(i64::MAX))
+            );
+        }
+        assert_eq!(SyncToken::parse("s007"), Ok(SyncToken::from_seq(7)));
         for bad in [
             "",
             "s",

@@ -353,11 +353,19 @@ fn feed_tokens_survive_a_restart_and_bad_ones_are_422() {
         "limit=0",
         "limit=1001",
         "limit=x",
+        "since=s99999999999999999999",
     ] {
         server
             .get(&format!("/api/tom/tasks/changes?{bad}"), &t)
             .assert_json_error(422);
     }
+    // Every token OpenAPI's pattern admits is accepted; one past the end of the feed has
+    // nothing after it.
+    let past_end = server
+        .get("/api/tom/tasks/changes?since=s9925732053768531200", &t)
+        .json();
+    assert_eq!(past_end["changes"], json!([]));
+    assert_eq!(past_end["more"], false);
     assert_eq!(
         server.get("/api/tom/tasks/changes", &token("tim")).status,
         403
