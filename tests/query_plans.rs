@@ -92,6 +92,21 @@ fn assert_plan(db: &Sqlite, sql: &str, access: &str) -> Vec<String> {
     plan
 }
 
+/// A list statement's rows come back packed (`store::packed`): the page's own statement runs
+/// as a co-routine that the aggregate scans, so the rows reach the JSON array in the page's
+/// order, and nothing sorts them again.
+fn assert_packed(plan: &[String], sql: &str) {
+    assert!(
+        plan.iter().any(|d| d.starts_with("CO-ROUTINE "))
+            && plan.iter().any(|d| d.starts_with("SCAN (subquery-")),
+        "the page is not a co-routine that the aggregate scans\n{sql}\n{plan:#?}"
+    );
+    assert!(
+        !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+        "sorts\n{sql}\n{plan:#?}"
+    );
+}
+
 /// The name of the index a `SEARCH tasks USING [COVERING] INDEX name (…)` detail uses.
 fn index_of(detail: &str) -> &str {
     detail
@@ -165,6 +180,7 @@ fn every_list_query_reads_one_user_index_in_order() {
                         }
                     };
                     let plan = assert_plan(&db, &sql, bound);
+                    assert_packed(&plan, &sql);
                     let detail = plan.iter().find(|d| d.starts_with("SEARCH tasks")).unwrap();
                     // The index continues with exactly the sort key (then the rowid, which is
                     // the id that breaks ties), so its order is the ORDER BY.
@@ -206,6 +222,7 @@ fn every_list_query_reads_one_user_index_in_order() {
                     }
                     for sql in statements {
                         let plan = assert_plan(&db, &sql, bound.trim_end_matches(')'));
+                        assert_packed(&plan, &sql);
                         let detail = plan.iter().find(|d| d.starts_with("SEARCH tasks")).unwrap();
                         let columns = index_columns(&db, index_of(detail));
                         if sort == SortKey::Due {
@@ -330,6 +347,11 @@ fn ranked_search_reads_matches_by_id() {
             let sql = store::list_sql(&query, source);
             let plan = plan(&db, &sql);
             let text = plan.join("\n");
+            assert!(
+                plan.iter().any(|d| d.starts_with("CO-ROUTINE "))
+                    && plan.iter().any(|d| d.starts_with("SCAN (subquery-")),
+                "{text}"
+            );
             assert!(
                 text.contains("SCAN task_search VIRTUAL TABLE INDEX"),
                 "{text}"
@@ -654,6 +676,7 @@ fn seq_probes_feed_trash_and_restore_read_one_users_indexes() {
                 .count();
             assert_eq!(ranges, 2, "{sql}\n{text}");
             assert!(text.contains("MERGE (UNION ALL)"), "{sql}\n{text}");
+            assert_packed(&plan, sql);
         }
         if sql.contains("ORDER BY deleted_at DESC") {
             assert!(

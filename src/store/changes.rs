@@ -4,6 +4,7 @@ use crate::db::{Database, Value};
 use crate::domain::{Change, ChangesQuery, SyncToken, TaskId};
 use crate::store::fields::*;
 use crate::store::guard::*;
+use crate::store::packed::read_packed;
 use crate::store::{Account, StoreError};
 use crate::time::Timestamp;
 use anyhow::anyhow;
@@ -31,21 +32,20 @@ pub async fn changes(
     query: ChangesQuery,
     now: Timestamp,
 ) -> Result<Changes, StoreError> {
-    let sql = format!(
-        "SELECT c.*, {guard} FROM ( \
-           SELECT seq, 0 AS gone, {TASK_COLUMNS}, NULL AS deleted_at FROM tasks \
-             WHERE user_id = ?1 AND seq > ?2 \
-           UNION ALL \
-           SELECT seq, 1, {TASK_COLUMNS}, deleted_at FROM tasks \
-             WHERE user_id = {trash} AND seq > ?2 \
-           ORDER BY 1 LIMIT {limit}) c",
-        guard = guard_columns(account.source, 1),
+    let inner = format!(
+        "SELECT seq, 0 AS gone, {TASK_COLUMNS}, NULL AS deleted_at FROM tasks \
+           WHERE user_id = ?1 AND seq > ?2 \
+         UNION ALL \
+         SELECT seq, 1, {TASK_COLUMNS}, deleted_at FROM tasks \
+           WHERE user_id = {trash} AND seq > ?2 \
+         ORDER BY 1 LIMIT {limit}",
         trash = trash_of(1),
         // A literal, as in the list: a bound LIMIT re-prepares the statement on every run.
         limit = query.limit
     );
     let params = [account.id().into(), query.since.seq().into()];
-    let rows = read_rows(db, account, now, &sql, &params).await?;
+    let columns = format!("seq, gone, {TASK_COLUMNS}, deleted_at");
+    let rows = read_packed(db, account, now, &columns, &inner, &params).await?;
     let mut next = query.since;
     let mut out = Vec::with_capacity(rows.len());
     let mut positions = Vec::with_capacity(rows.len());

@@ -6,6 +6,7 @@ use crate::store::derived::refresh_derived;
 use crate::store::fields::*;
 use crate::store::guard::*;
 use crate::store::list_statement::*;
+use crate::store::packed::{Unpacked, take_apart};
 use crate::store::{Account, StoreError};
 use crate::time::Timestamp;
 
@@ -102,16 +103,17 @@ pub(super) async fn page_rows(
     statement: &ListStatement,
     source: UserSource,
 ) -> Result<PageRows, StoreError> {
-    let mut rows = db.execute(&statement.sql, &statement.params).await?;
-    let cursor_key = rows
-        .iter_mut()
-        .filter_map(|row| row.pop())
-        .last()
-        .and_then(|key| match key {
-            Value::Blob(bytes) => CursorKey::from_bytes(&bytes),
-            _ => None,
-        });
-    let sure = strip_guard(&mut rows, source) == Some(true);
+    let answer = db.execute(&statement.sql, &statement.params).await?;
+    // One row: the packed page, the guard columns, the cursor key.
+    let Unpacked {
+        mut rows,
+        sure,
+        after_guard,
+    } = take_apart(answer, source, 1)?;
+    let cursor_key = after_guard.into_iter().next().and_then(|key| match key {
+        Value::Blob(bytes) => CursorKey::from_bytes(&bytes),
+        _ => None,
+    });
     let scores = rows
         .iter_mut()
         .map(|row| statement.scored.then(|| row.pop()).flatten())

@@ -7,6 +7,7 @@ use crate::domain::{
 };
 use crate::store::fields::*;
 use crate::store::guard::*;
+use crate::store::packed::packed_select;
 use crate::time::Timestamp;
 
 /// The key that seals cursors, read by every page statement.
@@ -22,8 +23,9 @@ impl Params {
     }
 }
 
-/// A list statement and its parameters. Its rows are the task's columns, then the relevance
-/// score (when `scored`), the guard columns and the cursor key.
+/// A list statement and its parameters. It answers one row ([`packed`](super::packed)): the
+/// page as a JSON array of rows (each the task's columns, then the relevance score when
+/// `scored`), then the guard columns and the cursor key.
 pub struct ListStatement {
     pub sql: String,
     pub params: Vec<Value>,
@@ -241,11 +243,11 @@ pub(super) fn list_statement_from(
             }
             None => sort_clause(query.sort, direction),
         };
+        let inner = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1{filter} ORDER BY {order} {page}"
+        );
         return ListStatement {
-            sql: format!(
-                "SELECT {TASK_COLUMNS}, {tail} FROM tasks WHERE user_id = ?1{filter} \
-                 ORDER BY {order} {page}"
-            ),
+            sql: packed_select(TASK_COLUMNS, &tail, &inner),
             params: params.0,
             scored: false,
         };
@@ -274,13 +276,14 @@ pub(super) fn list_statement_from(
             let op = comparison(query.order);
             filter += &format!(" AND ({score}, t.id) {op} ({v}, {i})");
         }
+        let inner = format!(
+            "SELECT {TASK_COLUMNS_OF_T}, {score} AS score FROM task_search \
+             JOIN tasks t ON t.id = task_search.rowid \
+             WHERE task_search MATCH {matching} AND t.user_id = ?1{filter} \
+             ORDER BY {score} {direction}, t.id {direction} {page}"
+        );
         ListStatement {
-            sql: format!(
-                "SELECT {TASK_COLUMNS_OF_T}, {score}, {tail} FROM task_search \
-                 JOIN tasks t ON t.id = task_search.rowid \
-                 WHERE task_search MATCH {matching} AND t.user_id = ?1{filter} \
-                 ORDER BY {score} {direction}, t.id {direction} {page}"
-            ),
+            sql: packed_select(&format!("{TASK_COLUMNS}, score"), &tail, &inner),
             params: params.0,
             scored: true,
         }
@@ -292,12 +295,13 @@ pub(super) fn list_statement_from(
             }
             None => sort_clause(query.sort, direction),
         };
+        let inner = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1{filter} \
+             AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching}) \
+             ORDER BY {order} {page}"
+        );
         ListStatement {
-            sql: format!(
-                "SELECT {TASK_COLUMNS}, {tail} FROM tasks WHERE user_id = ?1{filter} \
-                 AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching}) \
-                 ORDER BY {order} {page}"
-            ),
+            sql: packed_select(TASK_COLUMNS, &tail, &inner),
             params: params.0,
             scored: false,
         }

@@ -11,7 +11,8 @@
 //!
 //! - [`fields`]: the one definition of a task's columns, and decoding a row into a `Task`.
 //! - [`guard`]: the guard columns and conditions, and the feed position (`seq`) of a write.
-//! - [`list`], [`list_statement`](mod@list_statement): one task, a page of a list, the SQL behind it.
+//! - [`list`], [`list_statement`](mod@list_statement): one task, a page of a list, the SQL behind it;
+//!   [`packed`]: a page's rows as one JSON array, so the runtime hands over one row.
 //! - [`writes`]: create, update, toggle, replace; [`recurrence`]: completing a recurring task;
 //!   [`precondition`]: `If-Match` as part of a write's statement.
 //! - [`transaction`]: all-or-nothing units (batches, multi-statement writes).
@@ -29,6 +30,7 @@ pub mod fields;
 pub mod guard;
 pub mod list;
 pub mod list_statement;
+pub mod packed;
 pub mod precondition;
 pub mod recurrence;
 pub mod streams;
