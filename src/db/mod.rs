@@ -3,9 +3,10 @@
 
 //!
 //! Below it, how a connection is kept: [`pool`] (how many per instance), [`kept`] (reopened
-//! after loss), [`shared`] (one connection, serialized, writes group-committed), and the
-//! schema those connections must have ([`migrations`]).
+//! after loss), [`shared`] (one connection, serialized by a [`fair_lock`], writes
+//! group-committed), and the schema those connections must have ([`migrations`]).
 
+pub mod fair_lock;
 pub mod kept;
 pub mod migrations;
 pub mod pool;

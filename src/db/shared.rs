@@ -6,9 +6,8 @@
 //! takes the instance's lock at its first statement and gives it back when the request has
 //! its answer, so the statements of two requests never interleave: a `BEGIN … COMMIT` holds
 //! only one request's statements. Writes of an instance wait for the lock in the guest, instead
-//! of sleeping in SQLite's busy handler. (The lock is `futures`' async mutex: an unlock wakes one
-//! waiter, but a request arriving in that moment may take the lock first; it is not strictly
-//! first come, first served.)
+//! of sleeping in SQLite's busy handler, first come, first served ([`FairLock`]: a request that
+//! arrives as the lock is released queues behind those already waiting).
 //!
 //! # Group commit
 //!
@@ -32,8 +31,8 @@
 //! sleeps grow to 100 ms and make writers of other instances wait far longer than the lock is
 //! held (the connection runs with `PRAGMA busy_timeout = 0`; see the runtime adapter).
 
+use crate::db::fair_lock::{FairGuard, FairLock};
 use crate::db::{Database, DbError, Row, Rows, Value, transaction_effect};
-use futures::lock::{Mutex, MutexGuard};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -66,7 +65,7 @@ pub struct SharedDatabase<D> {
     connection: D,
     /// How to wait before retrying a statement that met a locked database; `None`: no retry.
     pause: Option<Box<dyn Pause>>,
-    lock: Mutex<()>,
+    lock: FairLock,
     /// Requests that hold the lock or wait for it.
     queued: Cell<usize>,
     /// The group whose transaction is open on the connection, if any.
@@ -96,7 +95,7 @@ impl<D: Database> SharedDatabase<D> {
         Self {
             connection,
             pause,
-            lock: Mutex::new(()),
+            lock: FairLock::new(),
             queued: Cell::new(0),
             group: RefCell::new(None),
             in_transaction: Cell::new(false),
@@ -117,7 +116,7 @@ impl<D: Database> SharedDatabase<D> {
         }
     }
 
-    async fn lock(&self) -> MutexGuard<'_, ()> {
+    async fn lock(&self) -> FairGuard<'_> {
         self.queued.set(self.queued.get() + 1);
         let guard = self.lock.lock().await;
         self.queued.set(self.queued.get() - 1);
@@ -197,10 +196,10 @@ enum State<'s> {
     /// No statement yet.
     Idle,
     /// Holding the lock, statements autocommit (or the request's own transaction).
-    Alone(#[allow(dead_code)] MutexGuard<'s, ()>),
+    Alone(#[allow(dead_code)] FairGuard<'s>),
     /// Holding the lock, statements inside the group's transaction and this request's
     /// savepoint.
-    Member(#[allow(dead_code)] MutexGuard<'s, ()>, Rc<Group>),
+    Member(#[allow(dead_code)] FairGuard<'s>, Rc<Group>),
     Done,
 }
 
