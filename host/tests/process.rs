@@ -1,6 +1,7 @@
 //! The server as separate OS processes, under this run's runtime (`TASK_API_RUNTIME`: the
 //! `task-api-host` binary, or real `spin up`): a SIGKILL in the middle of concurrent writes
-//! loses no acknowledged write, and nothing a run logs contains a secret, a token or a cookie.
+//! loses no acknowledged write, nothing a run logs contains a secret, a token or a cookie, and
+//! a server whose port was taken before it bound it comes up on another.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,13 +19,17 @@ fn token(sub: &str) -> String {
     tokens::token_with(SECRET, sub)
 }
 
-/// Starts a server process on `state` (on a fresh port unless `addr` is given), configured
-/// with [`SECRET`] unless `variables` say otherwise, and waits until it answers.
-fn spawn_server(
+/// Starts a server process on `state` (on a fresh port), configured with [`SECRET`] unless
+/// `variables` say otherwise, and waits until it answers.
+fn spawn_server(state: &Path, logs: &Path, variables: &[(&str, &str)]) -> ServerProcess {
+    spawn_server_with(state, logs, variables, |_| {})
+}
+
+fn spawn_server_with(
     state: &Path,
-    addr: Option<SocketAddr>,
     logs: &Path,
     variables: &[(&str, &str)],
+    adjust: impl FnOnce(&mut ProcessOptions),
 ) -> ServerProcess {
     build_component_once();
     let mut options = ProcessOptions::new(
@@ -32,9 +37,6 @@ fn spawn_server(
         state,
         &state.with_extension("work"),
     );
-    if let Some(addr) = addr {
-        options.listen = addr;
-    }
     // The file in `state`, or (TASK_API_DATABASE=sqld) the sqld kept beside it.
     options.runtime_config = StoredDatabase::for_state(state)
         .runtime_config(&state.with_extension("runtime-config.toml"));
@@ -46,6 +48,7 @@ fn spawn_server(
             .variables
             .push((name.to_string(), value.to_string()));
     }
+    adjust(&mut options);
     let mut server = ServerProcess::spawn(
         Runtime::current(),
         Path::new(env!("CARGO_BIN_EXE_task-api-host")),
@@ -77,7 +80,7 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
     let state = dir.join("state");
     // Held for the whole test: with TASK_API_DATABASE=sqld it keeps the sqld running.
     let database = StoredDatabase::for_state(&state);
-    let mut host = spawn_server(&state, None, &dir.join("first"), &[]);
+    let mut host = spawn_server(&state, &dir.join("first"), &[]);
     let addr = host.addr;
     let t = token("crash-user");
     let auth = format!("Bearer {t}");
@@ -138,7 +141,9 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let mut host = spawn_server(&state, Some(addr), &dir.join("second"), &[]);
+    // A new port: the old one may have been taken since the kill.
+    let mut host = spawn_server(&state, &dir.join("second"), &[]);
+    let addr = host.addr;
     let mut missing = 0;
     for (id, title, description) in &acknowledged {
         match send(
@@ -191,7 +196,7 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
     let dir = temp.path();
     let state = dir.join("state");
     let _database = StoredDatabase::for_state(&state);
-    let mut host = spawn_server(&state, None, &dir.join("host"), &[]);
+    let mut host = spawn_server(&state, &dir.join("host"), &[]);
     let addr = host.addr;
     let t = token("secret-user");
     let bearer = format!("Bearer {t}");
@@ -258,7 +263,6 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
     // A misconfigured instance logs why it refuses, without the (short) secret.
     let mut weak = spawn_server(
         &dir.join("weak-state"),
-        None,
         &dir.join("weak"),
         &[("better_auth_secret", "short-secret-XYZ")],
     );
@@ -304,4 +308,33 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
             "the logs contain the {what}:\n{logged}"
         );
     }
+}
+
+/// `free_port` can lose a race with another process; the server that then fails to bind is
+/// started again on another port instead of failing the test that wanted it (a CI run once
+/// failed so).
+#[test]
+fn a_server_whose_port_was_taken_comes_up_on_another() {
+    let temp = TempDir::new("port");
+    let dir = temp.path();
+    let state = dir.join("state");
+    let _database = StoredDatabase::for_state(&state);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a port");
+    let taken_addr = taken.local_addr().expect("its address");
+    let server = spawn_server_with(&state, &dir.join("server"), &[], |options| {
+        options.listen = taken_addr;
+    });
+    assert_ne!(server.addr, taken_addr);
+    let t = token("port-user");
+    let (status, body) = send(
+        server.addr,
+        "GET",
+        "/api/port-user/tasks",
+        &[("Authorization", &format!("Bearer {t}"))],
+        None,
+    )
+    .expect("the request")
+    .expect("a response");
+    assert_eq!(status, 200, "{body}");
+    drop(taken);
 }

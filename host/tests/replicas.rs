@@ -158,6 +158,8 @@ impl Cluster {
         self.replicas[i]
             .wait_ready(Duration::from_secs(90))
             .unwrap_or_else(|e| panic!("replica {i} after restart: {e}"));
+        // Its old port may have been taken meanwhile (see `ServerProcess::wait_ready`).
+        self.addrs[i] = self.replicas[i].addr;
     }
 
     fn sqlite(&self) -> &StoredDatabase {

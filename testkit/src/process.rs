@@ -54,6 +54,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub options: ProcessOptions,
+    runtime: Runtime,
+    host_bin: PathBuf,
 }
 
 impl ServerProcess {
@@ -61,6 +63,17 @@ impl ServerProcess {
     /// `env!("CARGO_BIN_EXE_task-api-host")`), used when the runtime is the host. Returns once
     /// the process is spawned; see [`ServerProcess::wait_ready`].
     pub fn spawn(runtime: &Runtime, host_bin: &Path, options: ProcessOptions) -> ServerProcess {
+        let child = Self::launch(runtime, host_bin, &options);
+        ServerProcess {
+            child: Some(child),
+            addr: options.listen,
+            options,
+            runtime: runtime.clone(),
+            host_bin: host_bin.to_owned(),
+        }
+    }
+
+    fn launch(runtime: &Runtime, host_bin: &Path, options: &ProcessOptions) -> Child {
         let mut command = match runtime {
             Runtime::Host => {
                 let mut c = Command::new(host_bin);
@@ -108,7 +121,7 @@ impl ServerProcess {
         };
         std::fs::create_dir_all(&options.workdir).expect("creating the working directory");
         use std::os::unix::process::CommandExt;
-        let child = command
+        command
             .current_dir(&options.workdir)
             // Its own process group: `spin up` runs the trigger as a child process, and a kill
             // must reach both.
@@ -117,27 +130,33 @@ impl ServerProcess {
             .stdout(Stdio::from(log("out")))
             .stderr(Stdio::from(log("err")))
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
-        ServerProcess {
-            child: Some(child),
-            addr: options.listen,
-            options,
-        }
+            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"))
     }
 
     /// Waits until the runtime's own health route answers (it never reaches the component, so
     /// it neither opens the database nor migrates), or fails with the process's stderr.
+    ///
+    /// [`free_port`] can race with another process binding the same port between the probe and
+    /// the server's own bind; a server that exits saying so is started again on another port
+    /// (a few times), and [`ServerProcess::addr`] follows it.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
+        let mut port_retries = 4;
         while Instant::now() < deadline {
-            let probe =
-                crate::client::Request::new("GET", "/.well-known/spin/health").try_send(self.addr);
-            if probe.is_ok_and(|r| r.status == 200) {
+            if answers_health(self.addr) {
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 self.child = None;
-                return Err(format!("exited with {status}: {}", self.stderr().trim()));
+                let stderr = self.stderr();
+                if port_retries > 0 && stderr.contains("already in use") {
+                    port_retries -= 1;
+                    self.options.listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                    self.addr = self.options.listen;
+                    self.child = Some(Self::launch(&self.runtime, &self.host_bin, &self.options));
+                    continue;
+                }
+                return Err(format!("exited with {status}: {}", stderr.trim()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -185,6 +204,23 @@ impl ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// Whether the runtime's health route at `addr` answers 200 within a second; a socket that
+/// accepts and never answers (a port someone else holds) is a no, not a 30 s wait.
+fn answers_health(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let probe = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        stream.write_all(
+            b"GET /.well-known/spin/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    probe().unwrap_or(false)
 }
 
 fn signal_group(pgid: u32, signal: &str) {
