@@ -4,7 +4,7 @@
 use crate::db::{Database, Value};
 use crate::domain::AuthenticatedUser;
 use crate::store::StoreError;
-use crate::store::ensure_schema;
+use crate::store::execute_migrating;
 use crate::time::Timestamp;
 use anyhow::anyhow;
 
@@ -18,21 +18,12 @@ pub struct CachedJwks {
 }
 
 pub async fn cached_jwks(db: &dyn Database, url: &str) -> Result<Option<CachedJwks>, StoreError> {
-    let select = async || {
-        db.execute(
-            "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
-            &[url.into()],
-        )
-        .await
-    };
-    let rows = match select().await {
-        // A database no request has migrated yet.
-        Err(error) if error.schema_behind() => {
-            ensure_schema(db).await?;
-            select().await?
-        }
-        other => other?,
-    };
+    let rows = execute_migrating(
+        db,
+        "SELECT jwks, fetched_at, attempted_at FROM jwks_cache WHERE url = ?1",
+        &[url.into()],
+    )
+    .await?;
     Ok(rows.into_iter().next().map(|row| {
         let mut values = row.into_iter();
         let jwks = match values.next() {
@@ -97,27 +88,17 @@ pub async fn count_request(
     now: Timestamp,
 ) -> Result<i64, StoreError> {
     let window = now.as_micros().div_euclid(60_000_000);
-    let upsert = async || {
-        db.execute(
-            "INSERT INTO rate_limits (user_id, window_start, count) VALUES (?1, ?2, 1) \
+    let rows = execute_migrating(
+        db,
+        "INSERT INTO rate_limits (user_id, window_start, count) VALUES (?1, ?2, 1) \
          ON CONFLICT (user_id) DO UPDATE SET \
            count = CASE WHEN excluded.window_start > rate_limits.window_start THEN 1 \
                         ELSE rate_limits.count + 1 END, \
            window_start = max(rate_limits.window_start, excluded.window_start) \
          RETURNING count",
-            &[user.id().into(), window.into()],
-        )
-        .await
-    };
-    // The limiter runs before any guarded statement: on a database no request has seen yet
-    // it is the first to find the tables missing.
-    let rows = match upsert().await {
-        Err(error) if error.schema_behind() => {
-            ensure_schema(db).await?;
-            upsert().await?
-        }
-        other => other?,
-    };
+        &[user.id().into(), window.into()],
+    )
+    .await?;
     match rows.first().map(Vec::as_slice) {
         Some(&[Value::Integer(count)]) => Ok(count),
         _ => Err(StoreError::Corrupt(anyhow!(

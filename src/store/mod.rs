@@ -55,7 +55,7 @@ pub use transaction::in_batch;
 pub use trash::{delete_task, list_trash, restore_task};
 pub use writes::{Created, IdempotencyKey, create_task, replace_task, toggle_task, update_task};
 
-use crate::db::{Database, DbError, Value, migrations};
+use crate::db::{Database, DbError, Row, Value, migrations};
 use crate::domain::{AuthenticatedUser, Identity, UserSource};
 use crate::time::Timestamp;
 use anyhow::anyhow;
@@ -185,4 +185,21 @@ pub async fn ensure_schema(db: &dyn Database) -> Result<i64, StoreError> {
         migrations::apply(db, version).await?;
     }
     Ok(migrations::LATEST.max(version))
+}
+
+/// Runs a statement that may be the first a database sees (authentication and event streams
+/// run before any guarded statement): on tables missing or behind, migrates and runs it once
+/// more.
+async fn execute_migrating(
+    db: &dyn Database,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Row>, StoreError> {
+    match db.execute(sql, params).await {
+        Err(error) if error.schema_behind() => {
+            ensure_schema(db).await?;
+            Ok(db.execute(sql, params).await?)
+        }
+        other => Ok(other?),
+    }
 }

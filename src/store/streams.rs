@@ -3,7 +3,7 @@
 //! without closing it stops counting when its lease runs out.
 
 use crate::db::{Database, Value};
-use crate::store::{StoreError, ensure_schema};
+use crate::store::{StoreError, execute_migrating};
 use crate::time::Timestamp;
 
 /// Takes a lease on one of `user`'s at most `limit` streams, until `until`; `None` when the
@@ -16,20 +16,12 @@ pub async fn open_stream(
     now: Timestamp,
     until: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let clear = async || {
-        db.execute(
-            "DELETE FROM event_streams WHERE user_id = ?1 AND lease_until <= ?2",
-            &[user.into(), now.as_micros().into()],
-        )
-        .await
-    };
-    if let Err(error) = clear().await {
-        if !error.schema_behind() {
-            return Err(error.into());
-        }
-        ensure_schema(db).await?;
-        clear().await?;
-    }
+    execute_migrating(
+        db,
+        "DELETE FROM event_streams WHERE user_id = ?1 AND lease_until <= ?2",
+        &[user.into(), now.as_micros().into()],
+    )
+    .await?;
     let rows = db
         .execute(
             "INSERT INTO event_streams (user_id, lease_until) \
