@@ -157,6 +157,18 @@ pub(super) fn after_position(
     Some((condition, order))
 }
 
+/// [`after_position`]'s condition added to `filter`, and the `ORDER BY` that goes with it:
+/// from the first row, the sort's own.
+fn seek(query: &ListQuery, start: Start, params: &mut Params, filter: &mut String) -> String {
+    match after_position(query, start, params) {
+        Some((condition, order)) => {
+            filter.push_str(&condition);
+            order
+        }
+        None => sort_clause(query.sort, direction(query.order)),
+    }
+}
+
 pub(super) fn direction(order: SortOrder) -> &'static str {
     match order {
         SortOrder::Asc => "ASC",
@@ -236,13 +248,7 @@ pub(super) fn list_statement_from(
     let direction = direction(query.order);
     let tail = format!("{}, ({CURSOR_KEY})", guard_columns(source, 1));
     let Some(search) = &query.search else {
-        let order = match after_position(query, start, &mut params) {
-            Some((condition, order)) => {
-                filter += &condition;
-                order
-            }
-            None => sort_clause(query.sort, direction),
-        };
+        let order = seek(query, start, &mut params, &mut filter);
         let inner = format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1{filter} ORDER BY {order} {page}"
         );
@@ -288,13 +294,7 @@ pub(super) fn list_statement_from(
             scored: true,
         }
     } else {
-        let order = match after_position(query, start, &mut params) {
-            Some((condition, order)) => {
-                filter += &condition;
-                order
-            }
-            None => sort_clause(query.sort, direction),
-        };
+        let order = seek(query, start, &mut params, &mut filter);
         let inner = format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1{filter} \
              AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH {matching}) \
