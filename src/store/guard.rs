@@ -5,7 +5,7 @@
 
 use crate::db::migrations;
 use crate::db::{Database, Row, Value};
-use crate::domain::{Task, UserSource};
+use crate::domain::{Task, TaskId, UserSource};
 use crate::store::fields::*;
 use crate::store::{Account, StoreError};
 use crate::store::{UserStatus, ensure_user};
@@ -188,16 +188,22 @@ pub(super) async fn write_task(
     .await
 }
 
-/// An `UPDATE` of the caller's task `?1` (`?2` is its owner) that also stamps the next `seq`
-/// and returns the task: `set` and `condition` are the statement's own, the guard is added.
+/// An `UPDATE` of the caller's task `id` (bound as `?1`, its owner as `?2`) that also stamps
+/// the next `seq` and returns the task: `set` and `condition` are the statement's own, with
+/// `params` from `?3` on; the guard is added.
 pub(super) async fn update_one(
     db: &dyn Database,
     account: &Account<'_>,
+    id: TaskId,
     now: Timestamp,
     set: &str,
     condition: &str,
-    params: &[Value],
+    params: impl IntoIterator<Item = Value>,
 ) -> Result<Option<Task>, StoreError> {
+    let params: Vec<Value> = [id.get().into(), account.id().into()]
+        .into_iter()
+        .chain(params)
+        .collect();
     let sql = format!(
         "UPDATE tasks SET {set}, seq = {} \
          WHERE id = ?1 AND user_id = ?2 AND {condition} AND {} \
@@ -205,5 +211,5 @@ pub(super) async fn update_one(
         next_seq(2),
         guard_condition(account.source, 2)
     );
-    write_task(db, account, now, &sql, params).await
+    write_task(db, account, now, &sql, &params).await
 }

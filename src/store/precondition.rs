@@ -6,9 +6,14 @@ use crate::db::Value;
 /// client's ETags name (an empty list can never match).
 pub type Expected<'a> = Option<&'a [i64]>;
 
-/// `?N IS NULL OR updated_at IN (…)`, with the list passed as one JSON array parameter, so one
-/// statement text serves conditional and unconditional writes and the check is atomic with
-/// the write.
+/// `(?{param} IS NULL OR updated_at IN (…))`, with the list passed as one JSON array parameter
+/// ([`expected_param`]), so one statement text serves conditional and unconditional writes and
+/// the check is atomic with the write.
+pub(super) fn expected_condition(param: u8) -> String {
+    format!("(?{param} IS NULL OR updated_at IN (SELECT value FROM json_each(?{param})))")
+}
+
+/// The parameter of an [`expected_condition`].
 pub(super) fn expected_param(expected: Expected) -> Value {
     match expected {
         None => Value::Null,

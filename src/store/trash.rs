@@ -5,7 +5,7 @@ use crate::db::{Database, DbError, Value};
 use crate::domain::{Task, TaskId, TrashRetention, TrashedTask};
 use crate::store::fields::*;
 use crate::store::guard::*;
-use crate::store::precondition::{Expected, expected_param};
+use crate::store::precondition::{Expected, expected_condition, expected_param};
 use crate::store::{Account, StoreError};
 use crate::time::Timestamp;
 
@@ -35,13 +35,14 @@ pub async fn delete_task(
         "UPDATE tasks SET user_id = {trash}, deleted_at = ?3, seq = {seq}, \
            idempotency_key = NULL, request_hash = NULL, derived_stale = 0{wipe} \
          WHERE id = ?1 AND user_id = ?2 \
-           AND (?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) AND {guard} \
+           AND {expected} AND {guard} \
          RETURNING EXISTS (SELECT 1 FROM task_tags WHERE task_id = ?1), \
            EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_trash WHERE user_id = {trash} \
              AND deleted_at IS NOT NULL AND purged = 0 AND deleted_at <= ?5), \
            search_entry",
         trash = trash_of(2),
         seq = next_seq(2),
+        expected = expected_condition(4),
         guard = guard_condition(account.source, 2)
     );
     let deleted = guarded(db, account, now, Kind::Write, async || {

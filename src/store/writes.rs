@@ -4,7 +4,7 @@ use crate::db::{Database, Value};
 use crate::domain::{NewTask, TagSet, Task, TaskId, TaskPatch, TaskPriority};
 use crate::store::fields::*;
 use crate::store::guard::*;
-use crate::store::precondition::{Expected, expected_param};
+use crate::store::precondition::{Expected, expected_condition, expected_param};
 use crate::store::{Account, StoreError};
 use crate::time::Timestamp;
 use anyhow::anyhow;
@@ -146,33 +146,24 @@ pub async fn update_task(
          derived_stale = CASE WHEN ?11 THEN 1 ELSE derived_stale END, \
          updated_at = max(?7, updated_at + 1)";
     let condition = format!(
-        "(?8 IS NULL OR updated_at IN (SELECT value FROM json_each(?8))) \
-         AND NOT (coalesce(?6, 0) = 1 AND {RECURRING_COMPLETION})"
+        "{} AND NOT (coalesce(?6, 0) = 1 AND {RECURRING_COMPLETION})",
+        expected_condition(8)
     );
     // A new title, description or tags changes the task's search entry or tag rows.
     let touches_derived =
         patch.title.is_some() || patch.description.is_some() || patch.tags.is_some();
-    update_one(
-        db,
-        account,
-        now,
-        set,
-        &condition,
-        &[
-            id.get().into(),
-            account.id().into(),
-            patch.title.as_ref().map(|t| t.as_str()).into(),
-            set_description.into(),
-            description.into(),
-            patch.completed.into(),
-            now.as_micros().into(),
-            expected_param(expected),
-            patch.priority.map(TaskPriority::rank).into(),
-            patch.tags.as_ref().map(TagSet::to_json).into(),
-            touches_derived.into(),
-        ],
-    )
-    .await
+    let params = [
+        patch.title.as_ref().map(|t| t.as_str()).into(),
+        set_description.into(),
+        description.into(),
+        patch.completed.into(),
+        now.as_micros().into(),
+        expected_param(expected),
+        patch.priority.map(TaskPriority::rank).into(),
+        patch.tags.as_ref().map(TagSet::to_json).into(),
+        touches_derived.into(),
+    ];
+    update_one(db, account, id, now, set, &condition, params).await
 }
 
 /// A row whose completion would create its next occurrence ([`Task::completion_recurs`]).
@@ -189,24 +180,9 @@ pub async fn toggle_task(
     now: Timestamp,
 ) -> Result<Option<Task>, StoreError> {
     let set = "completed = 1 - completed, updated_at = max(?3, updated_at + 1)";
-    let condition = format!(
-        "(?4 IS NULL OR updated_at IN (SELECT value FROM json_each(?4))) \
-         AND NOT {RECURRING_COMPLETION}"
-    );
-    update_one(
-        db,
-        account,
-        now,
-        set,
-        &condition,
-        &[
-            id.get().into(),
-            account.id().into(),
-            now.as_micros().into(),
-            expected_param(expected),
-        ],
-    )
-    .await
+    let condition = format!("{} AND NOT {RECURRING_COMPLETION}", expected_condition(4));
+    let params = [now.as_micros().into(), expected_param(expected)];
+    update_one(db, account, id, now, set, &condition, params).await
 }
 
 /// Writes every field of `task` if the row is still at `version` (its `updated_at` when it
@@ -228,12 +204,11 @@ pub async fn replace_task(
     update_one(
         db,
         account,
+        task.id,
         now,
         set,
         condition,
-        &[
-            task.id.get().into(),
-            account.id().into(),
+        [
             version.as_micros().into(),
             task.title.as_str().into(),
             task.description.as_deref().into(),
