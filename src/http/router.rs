@@ -204,6 +204,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
 mod tests {
     use super::*;
     use crate::domain::user::{MAX_SEGMENT_BYTES, MAX_USER_ID_CHARS};
+    use TaskAction::*;
 
     fn ok(method: Method, path: &str) -> Route {
         route(&method, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
@@ -224,63 +225,55 @@ mod tests {
         Some(TaskId::from_db(n))
     }
 
+    /// Each `(method, path, action)` routes to `action` on `owner`'s tasks.
+    fn routes_of(owner: &str, cases: &[(Method, &str, TaskAction)]) {
+        for (method, path, action) in cases {
+            assert_eq!(
+                ok(method.clone(), path),
+                tasks(owner, *action),
+                "{method} {path}"
+            );
+        }
+    }
+
     #[test]
     fn every_route() {
         assert_eq!(ok(Method::GET, "/health"), Route::Health);
         assert_eq!(ok(Method::GET, "/openapi.json"), Route::OpenApi);
         assert_eq!(ok(Method::GET, "/docs"), Route::Docs);
-        assert_eq!(
-            ok(Method::GET, "/api/u1/tasks"),
-            tasks("u1", TaskAction::List)
-        );
-        assert_eq!(
-            ok(Method::POST, "/api/u1/tasks"),
-            tasks("u1", TaskAction::Create)
-        );
-        assert_eq!(
-            ok(Method::GET, "/api/u1/tasks/7"),
-            tasks("u1", TaskAction::Get(id(7)))
-        );
-        assert_eq!(
-            ok(Method::PUT, "/api/u1/tasks/7"),
-            tasks("u1", TaskAction::Update(id(7)))
-        );
-        assert_eq!(
-            ok(Method::PATCH, "/api/u1/tasks/7"),
-            tasks("u1", TaskAction::Update(id(7)))
-        );
-        assert_eq!(
-            ok(Method::DELETE, "/api/u1/tasks/7"),
-            tasks("u1", TaskAction::Delete(id(7)))
-        );
-        assert_eq!(
-            ok(Method::PATCH, "/api/u1/tasks/7/complete"),
-            tasks("u1", TaskAction::Toggle(id(7)))
+        routes_of(
+            "u1",
+            &[
+                (Method::GET, "/api/u1/tasks", List),
+                (Method::POST, "/api/u1/tasks", Create),
+                (Method::GET, "/api/u1/tasks/7", Get(id(7))),
+                (Method::PUT, "/api/u1/tasks/7", Update(id(7))),
+                (Method::PATCH, "/api/u1/tasks/7", Update(id(7))),
+                (Method::DELETE, "/api/u1/tasks/7", Delete(id(7))),
+                (Method::PATCH, "/api/u1/tasks/7/complete", Toggle(id(7))),
+            ],
         );
     }
 
     #[test]
     fn impossible_task_ids_still_route() {
-        assert_eq!(
-            ok(Method::GET, "/api/u1/tasks/abc"),
-            tasks("u1", TaskAction::Get(None))
-        );
-        assert_eq!(
-            ok(Method::PATCH, "/api/u1/tasks/99999999999999999999/complete"),
-            tasks("u1", TaskAction::Toggle(None))
+        routes_of(
+            "u1",
+            &[
+                (Method::GET, "/api/u1/tasks/abc", Get(None)),
+                (
+                    Method::PATCH,
+                    "/api/u1/tasks/99999999999999999999/complete",
+                    Toggle(None),
+                ),
+            ],
         );
     }
 
     #[test]
     fn user_ids_are_percent_decoded() {
-        assert_eq!(
-            ok(Method::GET, "/api/a%7Cb/tasks"),
-            tasks("a|b", TaskAction::List)
-        );
-        assert_eq!(
-            ok(Method::GET, "/api/a%2Fb/tasks"),
-            tasks("a/b", TaskAction::List)
-        );
+        routes_of("a|b", &[(Method::GET, "/api/a%7Cb/tasks", List)]);
+        routes_of("a/b", &[(Method::GET, "/api/a%2Fb/tasks", List)]);
     }
 
     #[test]
@@ -314,35 +307,31 @@ mod tests {
     #[test]
     fn the_longest_user_id_routes_however_it_is_encoded() {
         let plain = "u".repeat(MAX_USER_ID_CHARS);
-        assert_eq!(
-            ok(Method::GET, &format!("/api/{plain}/tasks")),
-            tasks(&plain, TaskAction::List)
+        routes_of(
+            &plain,
+            &[(Method::GET, &format!("/api/{plain}/tasks"), List)],
         );
         // Four UTF-8 bytes a character, each percent-encoded: the longest segment accepted.
         let emoji = "🦀".repeat(MAX_USER_ID_CHARS);
         let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
         assert_eq!(encoded.len(), MAX_SEGMENT_BYTES);
-        assert_eq!(
-            ok(Method::GET, &format!("/api/{encoded}/tasks")),
-            tasks(&emoji, TaskAction::List)
+        routes_of(
+            &emoji,
+            &[(Method::GET, &format!("/api/{encoded}/tasks"), List)],
         );
     }
 
     #[test]
     fn the_user_as_a_whole_is_erased_and_exported() {
-        assert_eq!(
-            ok(Method::DELETE, "/api/u1"),
-            tasks("u1", TaskAction::Erase)
+        routes_of(
+            "u1",
+            &[
+                (Method::DELETE, "/api/u1", Erase),
+                (Method::GET, "/api/u1/export", Export),
+                (Method::HEAD, "/api/u1/export", Export),
+            ],
         );
         assert_eq!(status(Method::GET, "/api/u1"), 405);
-        assert_eq!(
-            ok(Method::GET, "/api/u1/export"),
-            tasks("u1", TaskAction::Export)
-        );
-        assert_eq!(
-            ok(Method::HEAD, "/api/u1/export"),
-            tasks("u1", TaskAction::Export)
-        );
         assert_eq!(status(Method::DELETE, "/api/u1/export"), 405);
         assert_eq!(
             Resource::resolve("/api/u1").unwrap().template(),
@@ -352,37 +341,28 @@ mod tests {
 
     #[test]
     fn the_trash_and_the_changes_feed_have_their_routes() {
-        assert_eq!(
-            ok(Method::POST, "/api/u1/tasks/7/restore"),
-            tasks("u1", TaskAction::Restore(TaskId::parse("7")))
-        );
-        assert_eq!(
-            ok(Method::POST, "/api/u1/tasks/x/restore"),
-            tasks("u1", TaskAction::Restore(None))
+        routes_of(
+            "u1",
+            &[
+                (
+                    Method::POST,
+                    "/api/u1/tasks/7/restore",
+                    Restore(TaskId::parse("7")),
+                ),
+                (Method::POST, "/api/u1/tasks/x/restore", Restore(None)),
+                (Method::GET, "/api/u1/trash", Trash),
+                (Method::GET, "/api/u1/tasks/changes", Changes),
+                (Method::POST, "/api/u1/tasks/batch", Batch),
+            ],
         );
         assert_eq!(status(Method::GET, "/api/u1/tasks/7/restore"), 405);
-        assert_eq!(
-            ok(Method::GET, "/api/u1/trash"),
-            tasks("u1", TaskAction::Trash)
-        );
-        assert_eq!(
-            ok(Method::GET, "/api/u1/tasks/changes"),
-            tasks("u1", TaskAction::Changes)
-        );
         assert_eq!(status(Method::POST, "/api/u1/tasks/changes"), 405);
-        assert_eq!(
-            ok(Method::POST, "/api/u1/tasks/batch"),
-            tasks("u1", TaskAction::Batch)
-        );
         assert_eq!(status(Method::GET, "/api/u1/tasks/batch"), 405);
     }
 
     #[test]
     fn head_is_get_without_a_body() {
-        assert_eq!(
-            ok(Method::HEAD, "/api/u1/tasks"),
-            tasks("u1", TaskAction::List)
-        );
+        routes_of("u1", &[(Method::HEAD, "/api/u1/tasks", List)]);
         assert_eq!(ok(Method::HEAD, "/health"), Route::Health);
         assert_eq!(status(Method::HEAD, "/api/u1/tasks/1/complete"), 405);
     }
