@@ -13,14 +13,7 @@ fn the_hot_path_is_one_statement_per_request() {
     let db = crate::test_support::counting_db();
     let account = user("hot");
     let now = Timestamp::from_micros(1);
-    let task = NewTask {
-        title: crate::domain::TaskTitle::parse("t").unwrap(),
-        description: None,
-        completed: false,
-        priority: TaskPriority::None,
-        tags: Default::default(),
-        schedule: Default::default(),
-    };
+    let task = new_task("t");
     // A fresh database: the first create fails on the missing table, migrates, retries.
     let Created::New(created) = create_task(&db, &account, &task, None, now).now().unwrap() else {
         panic!("not created")
@@ -59,18 +52,13 @@ fn the_hot_path_is_one_statement_per_request() {
         .unwrap()
         .unwrap();
     one("toggle", db.take());
-    assert!(
-        delete_task(
-            &db,
-            &account,
-            created.id,
-            None,
-            TrashRetention::days(30).unwrap(),
-            now
-        )
-        .now()
-        .unwrap()
-    );
+    let move_to_trash = |id| {
+        let retention = TrashRetention::days(30).unwrap();
+        delete_task(&db, &account, id, None, retention, now)
+            .now()
+            .unwrap()
+    };
+    assert!(move_to_trash(created.id));
     // One statement moves the task to the trash: it has no search entry or tag rows (no
     // `q=` or `tag=` read refreshed it) and nothing has expired. It does not ask the FTS5
     // table (connecting it costs more than the rest of the delete's statement).
@@ -89,18 +77,7 @@ fn the_hot_path_is_one_statement_per_request() {
     let found = list_tasks(&db, &account, &search, now).now().unwrap();
     assert!(found.tasks.iter().any(|t| t.id == searched.id));
     db.take();
-    assert!(
-        delete_task(
-            &db,
-            &account,
-            searched.id,
-            None,
-            TrashRetention::days(30).unwrap(),
-            now
-        )
-        .now()
-        .unwrap()
-    );
+    assert!(move_to_trash(searched.id));
     let deleted = db.take();
     assert_eq!(deleted.len(), 2, "{deleted:#?}");
     one("delete of an indexed task", deleted[..1].to_vec());
@@ -135,14 +112,7 @@ fn a_first_create_records_the_user() {
     let db = crate::test_support::counting_db();
     ensure_schema(&db).now().unwrap();
     let account = user("newcomer");
-    let task = NewTask {
-        title: crate::domain::TaskTitle::parse("t").unwrap(),
-        description: None,
-        completed: false,
-        priority: TaskPriority::None,
-        tags: Default::default(),
-        schedule: Default::default(),
-    };
+    let task = new_task("t");
     create_task(&db, &account, &task, None, Timestamp::from_micros(7))
         .now()
         .unwrap();

@@ -41,36 +41,26 @@ fn the_trash_keeps_a_task_for_the_retention_then_only_its_tombstone() {
             .now()
             .unwrap()
     );
+    let out_of_reach = |who: &Account<'_>, when: Timestamp| {
+        assert!(
+            list_trash(&db, who, two_days, when)
+                .now()
+                .unwrap()
+                .is_empty()
+        );
+        let restored = restore_task(&db, who, task.id, two_days, when)
+            .now()
+            .unwrap();
+        assert_eq!(restored, None);
+    };
     // Another user can neither see nor restore it.
-    assert!(
-        list_trash(&db, &b, two_days, at(2 * day))
-            .now()
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        restore_task(&db, &b, task.id, two_days, at(2 * day))
-            .now()
-            .unwrap(),
-        None
-    );
+    out_of_reach(&b, at(2 * day));
     let trash = list_trash(&db, &a, two_days, at(3 * day)).now().unwrap();
     assert_eq!(trash.len(), 1);
     assert_eq!(trash[0].task, task);
     assert_eq!(trash[0].deleted_at, at(2 * day));
     // Past the retention: not listed, not restorable, even before a purge ran.
-    assert!(
-        list_trash(&db, &a, two_days, at(5 * day))
-            .now()
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        restore_task(&db, &a, task.id, two_days, at(5 * day))
-            .now()
-            .unwrap(),
-        None
-    );
+    out_of_reach(&a, at(5 * day));
     let stored = |id: TaskId| -> Vec<Value> {
         db.execute(
             "SELECT purged, title, user_id FROM tasks WHERE id = ?1",
