@@ -247,6 +247,14 @@ mod tests {
         );
     }
 
+    fn assert_at_latest(db: &dyn Database) {
+        let version = db
+            .execute("SELECT max(version) FROM schema_migrations", &[])
+            .now()
+            .unwrap();
+        assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
+    }
+
     /// Two appliers that both start from nothing (racing replicas) converge: every statement,
     /// the column that only one of them can add included, is done once and harmless twice.
     #[test]
@@ -254,11 +262,7 @@ mod tests {
         let db = crate::db::sqlite::SqliteDb::in_memory();
         apply(&db, 0).now().unwrap();
         apply(&db, 0).now().unwrap();
-        let version = db
-            .execute("SELECT max(version) FROM schema_migrations", &[])
-            .now()
-            .unwrap();
-        assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
+        assert_at_latest(&db);
         assert!(is_add_column(
             "-- why\nALTER TABLE tasks ADD COLUMN x INTEGER; -- tail"
         ));
@@ -279,44 +283,28 @@ mod tests {
     /// A database that refuses a setting still gets its schema; one that refuses schema fails.
     #[test]
     fn a_refused_setting_does_not_stop_the_schema() {
-        struct RefusesPragmas(crate::db::sqlite::SqliteDb);
-        impl Database for RefusesPragmas {
+        /// An in-memory database that fails the statements its test picks.
+        struct Refusing(crate::db::sqlite::SqliteDb, fn(&str) -> bool);
+        impl Database for Refusing {
             fn execute<'a>(
                 &'a self,
                 sql: &'a str,
                 params: &'a [crate::db::Value],
             ) -> crate::db::Rows<'a> {
-                if is_setting(sql) {
+                if (self.1)(sql) {
                     return Box::pin(std::future::ready(Err(DbError::Io(
-                        "PRAGMA not allowed".into(),
+                        "statement refused".into(),
                     ))));
                 }
                 self.0.execute(sql, params)
             }
         }
-        let db = RefusesPragmas(crate::db::sqlite::SqliteDb::in_memory());
-        apply(&db, 0).now().unwrap();
-        let version = db
-            .execute("SELECT max(version) FROM schema_migrations", &[])
-            .now()
-            .unwrap();
-        assert_eq!(version, vec![vec![crate::db::Value::Integer(LATEST)]]);
-
-        struct RefusesTables;
-        impl Database for RefusesTables {
-            fn execute<'a>(
-                &'a self,
-                sql: &'a str,
-                _: &'a [crate::db::Value],
-            ) -> crate::db::Rows<'a> {
-                Box::pin(std::future::ready(if sql.contains("CREATE TABLE") {
-                    Err(DbError::Io("disk I/O error".into()))
-                } else {
-                    Ok(vec![])
-                }))
-            }
-        }
-        assert!(apply(&RefusesTables, 0).now().is_err());
+        let in_memory = crate::db::sqlite::SqliteDb::in_memory;
+        let refuses_pragmas = Refusing(in_memory(), is_setting);
+        apply(&refuses_pragmas, 0).now().unwrap();
+        assert_at_latest(&refuses_pragmas);
+        let refuses_tables = Refusing(in_memory(), |sql| sql.contains("CREATE TABLE"));
+        assert!(apply(&refuses_tables, 0).now().is_err());
     }
 
     #[test]
