@@ -113,7 +113,13 @@ fn failing_batches_never_take_other_requests_writes_with_them() {
                             assert!(response.header("retry-after").is_some());
                             continue;
                         }
-                        assert_eq!(response.status, 404, "{}", response.text());
+                        assert_eq!(
+                            response.status,
+                            404,
+                            "{}; the component's log: {}",
+                            response.text(),
+                            server.component_stderr()
+                        );
                     }
                 })
             })
