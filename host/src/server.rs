@@ -254,11 +254,11 @@ impl Server {
     /// component instance. The listener calls this with hyper's bodies; it is public so that
     /// benchmarks can measure what every request costs the host without TCP and HTTP/1 parsing
     /// (`benches/instantiate.rs`), through exactly the code that serves real requests.
-    pub async fn handle<B>(self: Arc<Self>, req: Request<B>, client: SocketAddr) -> Response<Body>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<impl IncomingBody>,
+        client: SocketAddr,
+    ) -> Response<Body> {
         let start = Instant::now();
         let method = req.method().clone();
         // Only the path is logged: query strings and headers can carry credentials.
@@ -274,17 +274,13 @@ impl Server {
         response
     }
 
-    async fn dispatch<B>(
+    async fn dispatch(
         &self,
-        mut req: Request<B>,
+        mut req: Request<impl IncomingBody>,
         client: SocketAddr,
         method: &http::Method,
         path: &str,
-    ) -> Response<Body>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    ) -> Response<Body> {
         if path.starts_with(RESERVED_PREFIX) {
             return well_known(path);
         }
@@ -330,17 +326,13 @@ impl Server {
         self.run_component(component, req, method, path).await
     }
 
-    async fn run_component<B>(
+    async fn run_component(
         &self,
         component: &ServedComponent,
-        req: Request<B>,
+        req: Request<impl IncomingBody>,
         method: &http::Method,
         path: &str,
-    ) -> Response<Body>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    ) -> Response<Body> {
         match &component.instances {
             Instances::P2(proxy) => self.run_p2(component, proxy, req, method, path).await,
             Instances::P3(handler) => run_p3(&component.state.id, handler, req, method, path).await,
@@ -348,18 +340,14 @@ impl Server {
     }
 
     /// A WASI 0.2 request: a fresh instance, called through `wasi:http/incoming-handler`.
-    async fn run_p2<B>(
+    async fn run_p2(
         &self,
         component: &ServedComponent,
         proxy: &ProxyPre<InstanceState>,
-        req: Request<B>,
+        req: Request<impl IncomingBody>,
         method: &http::Method,
         path: &str,
-    ) -> Response<Body>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    ) -> Response<Body> {
         let id = component.state.id.clone();
         let timeout = self.request_timeout;
         let mut store = component.new_store(timeout);
@@ -421,6 +409,17 @@ impl Server {
 /// An error of a request body on its way in.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A request body the server can hand to a guest: hyper's, or one a test makes.
+pub trait IncomingBody:
+    hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<B> IncomingBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
 fn p2_code(e: BoxError) -> P2Code {
     match e.downcast::<hyper::Error>() {
         Ok(e) => wasmtime_wasi_http::p2::hyper_request_error(*e),
@@ -443,17 +442,13 @@ type P3Outcome = Result<Response<Body>, String>;
 /// it, or a new one) through `wasi:http/handler@0.3.0-rc-2026-03-15#handle`, as Spin 4.0.2
 /// does. The task ends once hyper has read the whole response body, so the guest can stream
 /// it, and the request timeout covers the body too.
-async fn run_p3<B>(
+async fn run_p3(
     id: &str,
     handler: &ProxyHandler<P3Instances>,
-    req: Request<B>,
+    req: Request<impl IncomingBody>,
     method: &http::Method,
     path: &str,
-) -> Response<Body>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) -> Response<Body> {
     let req = req.map(|body| body.map_err(|e| p3_code(e.into())));
     let (request, request_io) = wasmtime_wasi_http::p3::Request::from_http(req);
     let (tx, rx) = tokio::sync::oneshot::channel::<P3Outcome>();
