@@ -4,7 +4,7 @@
 //! a server whose port was taken before it bound it comes up on another.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,6 +60,31 @@ fn spawn_server_with(
     server
 }
 
+/// A test's directory, its server's state directory in it, and the database behind that
+/// state, held for the whole test (with TASK_API_DATABASE=sqld it keeps the sqld running).
+struct Scene {
+    temp: TempDir,
+    state: PathBuf,
+    database: StoredDatabase,
+}
+
+impl Scene {
+    fn new(label: &str) -> Self {
+        let temp = TempDir::new(label);
+        let state = temp.path().join("state");
+        let database = StoredDatabase::for_state(&state);
+        Scene {
+            temp,
+            state,
+            database,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.temp.path()
+    }
+}
+
 /// One request; `Ok(None)` when the connection died before a full response.
 fn send(
     addr: SocketAddr,
@@ -75,12 +100,9 @@ fn send(
 
 #[test]
 fn sigkill_mid_write_load_loses_no_acknowledged_write() {
-    let temp = TempDir::new("crash");
-    let dir = temp.path();
-    let state = dir.join("state");
-    // Held for the whole test: with TASK_API_DATABASE=sqld it keeps the sqld running.
-    let database = StoredDatabase::for_state(&state);
-    let mut host = spawn_server(&state, &dir.join("first"), &[]);
+    let scene = Scene::new("crash");
+    let (dir, state, database) = (scene.dir(), &scene.state, &scene.database);
+    let mut host = spawn_server(state, &dir.join("first"), &[]);
     let addr = host.addr;
     let t = token("crash-user");
     let auth = format!("Bearer {t}");
@@ -142,7 +164,7 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
     );
 
     // A new port: the old one may have been taken since the kill.
-    let mut host = spawn_server(&state, &dir.join("second"), &[]);
+    let mut host = spawn_server(state, &dir.join("second"), &[]);
     let addr = host.addr;
     let mut missing = 0;
     for (id, title, description) in &acknowledged {
@@ -192,11 +214,9 @@ fn sigkill_mid_write_load_loses_no_acknowledged_write() {
 
 #[test]
 fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
-    let temp = TempDir::new("secrets");
-    let dir = temp.path();
-    let state = dir.join("state");
-    let _database = StoredDatabase::for_state(&state);
-    let mut host = spawn_server(&state, &dir.join("host"), &[]);
+    let scene = Scene::new("secrets");
+    let (dir, state) = (scene.dir(), &scene.state);
+    let mut host = spawn_server(state, &dir.join("host"), &[]);
     let addr = host.addr;
     let t = token("secret-user");
     let bearer = format!("Bearer {t}");
@@ -315,13 +335,10 @@ fn logs_of_a_full_run_hold_no_secrets_tokens_or_cookies() {
 /// failed so).
 #[test]
 fn a_server_whose_port_was_taken_comes_up_on_another() {
-    let temp = TempDir::new("port");
-    let dir = temp.path();
-    let state = dir.join("state");
-    let _database = StoredDatabase::for_state(&state);
+    let scene = Scene::new("port");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a port");
     let taken_addr = taken.local_addr().expect("its address");
-    let server = spawn_server_with(&state, &dir.join("server"), &[], |options| {
+    let server = spawn_server_with(&scene.state, &scene.dir().join("server"), &[], |options| {
         options.listen = taken_addr;
     });
     assert_ne!(server.addr, taken_addr);

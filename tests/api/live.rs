@@ -10,8 +10,12 @@ use std::time::{Duration, Instant};
 use task_api_testkit::events::{Event, EventStream};
 
 fn open(server: &Server, user: &str, token: &str, last_event_id: Option<&str>) -> EventStream {
-    let path = format!("/api/{user}/events");
-    let mut request = Request::new("GET", &path)
+    open_path(server, &format!("/api/{user}/events"), token, last_event_id)
+}
+
+/// [`open`] with a query (or any path): a refusal comes back as the stream's status.
+fn open_path(server: &Server, path: &str, token: &str, last_event_id: Option<&str>) -> EventStream {
+    let mut request = Request::new("GET", path)
         .bearer(token)
         .header("accept", "text/event-stream");
     if let Some(id) = last_event_id {
@@ -242,34 +246,29 @@ fn a_client_may_ask_for_a_shorter_stream_and_bad_positions_are_422() {
         "seconds=1&seconds=2",
         "since=7",
     ] {
-        let path = format!("/api/short/events?{bad}");
-        let refused =
-            EventStream::open(server.addr(), &Request::new("GET", &path).bearer(&t)).unwrap();
+        let refused = open_path(&server, &format!("/api/short/events?{bad}"), &t, None);
         assert_eq!(refused.status, 422, "{bad}");
     }
-    let request = Request::new("GET", "/api/short/events")
-        .bearer(&t)
-        .header("last-event-id", "not-an-id");
-    assert_eq!(
-        EventStream::open(server.addr(), &request).unwrap().status,
-        422
-    );
+    let unreadable = open_path(&server, "/api/short/events", &t, Some("not-an-id"));
+    assert_eq!(unreadable.status, 422);
     // Any id OpenAPI's pattern admits is accepted; one past the end of the feed has nothing
     // after it, so the stream ends with no change.
     server.create("short", "before the end");
-    let request = Request::new("GET", "/api/short/events?seconds=0")
-        .bearer(&t)
-        .header("last-event-id", "s9925732053768531200");
-    let mut past_end = EventStream::open(server.addr(), &request).unwrap();
+    let mut past_end = open_path(
+        &server,
+        "/api/short/events?seconds=0",
+        &t,
+        Some("s9925732053768531200"),
+    );
     assert_eq!(past_end.status, 200);
     let first = past_end.next_event(Duration::from_secs(10));
     assert_eq!(first.map(|event| event.event), Some("end".to_owned()));
     // A malformed `since` is refused even when a valid Last-Event-ID would win over it.
-    let request = Request::new("GET", "/api/short/events?since=&seconds=0")
-        .bearer(&t)
-        .header("last-event-id", "s1");
-    assert_eq!(
-        EventStream::open(server.addr(), &request).unwrap().status,
-        422
+    let both = open_path(
+        &server,
+        "/api/short/events?since=&seconds=0",
+        &t,
+        Some("s1"),
     );
+    assert_eq!(both.status, 422);
 }
