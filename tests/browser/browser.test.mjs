@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { eventually as retrying } from "../../clients/typescript/test/eventually.mjs";
 import { TOKEN_SECONDS, build, startAll } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery staple";
@@ -97,19 +98,8 @@ function watchPage(page, problems) {
   });
 }
 
-async function eventually(check, what, timeout = 15_000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: ${last?.message}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Browser pages update a little later than the API answers: longer and coarser than the default. */
+const eventually = (check, what, timeout = 15_000) => retrying(check, what, { timeout, every: 100 });
 
 const titles = (user) => user.page.getByTestId("title").allTextContents();
 async function countIs(user, n) {

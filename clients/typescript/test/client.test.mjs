@@ -4,9 +4,9 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { TaskApiError, createTaskApi, etagOf, retryAfterSeconds } from "../dist/index.js";
 import { startApi } from "./start-api.mjs";
+import { newUser, signToken } from "./support.mjs";
 
 const SECRET = "client-test-secret-0123456789abcdefghij";
 const WRONG_SECRET = "another-secret-entirely-0123456789abcdef";
@@ -27,23 +27,7 @@ after(async () => {
   await Promise.all([api, misconfigured, limited].filter(Boolean).map((a) => a.stop()));
 });
 
-let signed = 0;
-function sign(sub, { secret = SECRET, expiresIn = "10m" } = {}) {
-  signed += 1; // a distinct token each time, even within one second
-  return new SignJWT({ n: signed })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(secret));
-}
-
-let users = 0;
-/** A fresh user id per test, so tests never see each other's tasks. */
-function newUser(name) {
-  users += 1;
-  return `${name}-${users}-${process.pid}`;
-}
+const sign = (sub, { secret = SECRET, expiresIn = "10m" } = {}) => signToken(sub, secret, expiresIn);
 
 /** A fetch that records every request (method, URL, headers) and answer status it saw. */
 function recordingFetch(inner = (request) => fetch(request)) {

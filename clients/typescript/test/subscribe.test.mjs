@@ -5,9 +5,10 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { EventStreamParser, applyChange, createTaskApi, isTombstone } from "../dist/index.js";
 import { startApi } from "./start-api.mjs";
+import { eventually } from "./eventually.mjs";
+import { newUser, signToken } from "./support.mjs";
 
 const SECRET = "subscribe-test-secret-0123456789abcdefgh";
 const WRONG_SECRET = "another-secret-entirely-0123456789abcdef";
@@ -22,22 +23,7 @@ after(async () => {
   await api?.stop();
 });
 
-let signed = 0;
-function sign(sub, { secret = SECRET, expiresIn = "10m" } = {}) {
-  signed += 1;
-  return new SignJWT({ n: signed })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(secret));
-}
-
-let users = 0;
-function newUser(name) {
-  users += 1;
-  return `${name}-${users}-${process.pid}`;
-}
+const sign = (sub, { secret = SECRET, expiresIn = "10m" } = {}) => signToken(sub, secret, expiresIn);
 
 function clientFor(userId, extra = {}) {
   return createTaskApi({ baseUrl: api.url, userId, token: () => sign(userId), ...extra });
@@ -78,19 +64,6 @@ function watch(client, userId, options = {}) {
   return got;
 }
 
-async function eventually(check, what, timeout = 10_000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: ${last?.message}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seq = (position) => Number(position.slice(1));
 
@@ -297,7 +270,7 @@ describe("subscribe", { concurrency: true }, () => {
     const early = await writer.create({ title: "early" });
     await eventually(() => assert.ok(got.changes.some((c) => c.id === early.id)), "the early change");
     // The API ends the stream at the token's exp; the client gets a new token and goes on.
-    await eventually(() => assert.ok(streams(recorder.seen).length >= 2), "a second stream", 6000);
+    await eventually(() => assert.ok(streams(recorder.seen).length >= 2), "a second stream", { timeout: 6000 });
     const late = await writer.create({ title: "late" });
     await eventually(() => assert.ok(got.changes.some((c) => c.id === late.id)), "the late change");
     const [one, two] = streams(recorder.seen);
@@ -316,7 +289,7 @@ describe("subscribe", { concurrency: true }, () => {
     const client = createTaskApi({ baseUrl: api.url, userId: user, fetch: recorder.fetch, refreshMarginSeconds: 0, token: async () => token });
     const got = watch(client, user);
     const task = await clientFor(user).create({ title: "seen" });
-    await eventually(() => assert.equal(got.errors.length, 1), "stopped", 6000);
+    await eventually(() => assert.equal(got.errors.length, 1), "stopped", { timeout: 6000 });
     const [error] = got.errors;
     assert.equal(error.name, "SubscriptionError");
     assert.equal(error.reason, "token_expired");
