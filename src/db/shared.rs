@@ -11,8 +11,11 @@
 //!
 //! # Group commit
 //!
-//! A write request that takes the lock while others wait behind it opens a *group*: `BEGIN
-//! IMMEDIATE`, then its work inside `SAVEPOINT request`. The requests behind it join the group
+//! A write request that takes the lock while other writes wait behind it for their first
+//! statement opens a *group*: `BEGIN IMMEDIATE`, then its work inside `SAVEPOINT request`.
+//! (Reads waiting behind it do not count, nor members of a committed group waiting to learn its
+//! outcome: with only them behind it, a group of one would cost a write four statements more
+//! and make the read commit it.) The writes behind it join the group
 //! (each in its own savepoint, so a failing write fails alone; a unit of work that needs its
 //! own transaction takes a nested savepoint, see [`Database::nested`]) and, once done, queue for
 //! the lock again. The first of them to get it back commits the group: one `COMMIT`, one fsync,
@@ -23,7 +26,7 @@
 //!
 //! A read (`GET`, `HEAD`) never joins a group: if one is open when it takes the lock, it
 //! commits it first, so it reads committed data only and never waits for writes behind it.
-//! With nobody waiting, a write runs as before, one autocommit statement at a time.
+//! With no other write waiting, a write runs as before, one autocommit statement at a time.
 //!
 //! Across instances and replicas SQLite's own lock still orders the writes. There a statement
 //! that finds the database locked is retried by the guest after a short pause (1 ms, doubling
@@ -66,8 +69,11 @@ pub struct SharedDatabase<D> {
     /// How to wait before retrying a statement that met a locked database; `None`: no retry.
     pause: Option<Box<dyn Pause>>,
     lock: FairLock,
-    /// Requests that hold the lock or wait for it.
-    queued: Cell<usize>,
+    /// Write requests waiting for the lock before their first statement: the ones a group
+    /// opened now would take in. Reads and the members of a group waiting to learn its outcome
+    /// do not count: they would only make a lone write pay for a group of one (`BEGIN`,
+    /// `SAVEPOINT`, `RELEASE`, `COMMIT`) and a read commit it.
+    waiting_writes: Cell<usize>,
     /// The group whose transaction is open on the connection, if any.
     group: RefCell<Option<Rc<Group>>>,
     /// Whether the statements so far left a transaction open (`BEGIN` ran, no `COMMIT` or
@@ -96,7 +102,7 @@ impl<D: Database> SharedDatabase<D> {
             connection,
             pause,
             lock: FairLock::new(),
-            queued: Cell::new(0),
+            waiting_writes: Cell::new(0),
             group: RefCell::new(None),
             in_transaction: Cell::new(false),
         }
@@ -116,10 +122,11 @@ impl<D: Database> SharedDatabase<D> {
         }
     }
 
-    async fn lock(&self) -> FairGuard<'_> {
-        self.queued.set(self.queued.get() + 1);
+    /// The lock for a write's first statement, counted in `waiting_writes` while it waits.
+    async fn lock_for_write(&self) -> FairGuard<'_> {
+        self.waiting_writes.set(self.waiting_writes.get() + 1);
         let guard = self.lock.lock().await;
-        self.queued.set(self.queued.get() - 1);
+        self.waiting_writes.set(self.waiting_writes.get() - 1);
         guard
     }
 
@@ -215,7 +222,11 @@ pub enum SessionEnd {
 impl<D: Database> Session<'_, D> {
     async fn begin(&self) -> Result<(), DbError> {
         let shared = self.shared;
-        let guard = shared.lock().await;
+        let guard = if self.read {
+            shared.lock.lock().await
+        } else {
+            shared.lock_for_write().await
+        };
         if self.read {
             // A read sees committed data only: an open group is committed first.
             shared.commit_group().await;
@@ -232,7 +243,10 @@ impl<D: Database> Session<'_, D> {
         };
         let group = match group {
             Some(group) => Some(group),
-            None if !self.read && shared.queued.get() > 0 && shared.connection.group_commit() => {
+            None if !self.read
+                && shared.waiting_writes.get() > 0
+                && shared.connection.group_commit() =>
+            {
                 match shared.execute("BEGIN IMMEDIATE", &[]).await {
                     Ok(_) => {
                         let group = Rc::new(Group::default());
@@ -286,7 +300,7 @@ impl<D: Database> Session<'_, D> {
         };
         // Queue behind the requests that were waiting: they join the group. The first member
         // back commits it for everyone.
-        let guard = self.shared.lock().await;
+        let guard = self.shared.lock.lock().await;
         let committed = group.outcome.borrow().is_some();
         let open = self
             .shared
@@ -428,9 +442,10 @@ mod tests {
         let outcome = session
             .execute("INSERT INTO t (v) VALUES (?1)", &[Value::Integer(v)])
             .await;
+        let grouped = if session.nested() { " in a group" } else { "" };
         yield_now().await;
         log.borrow_mut().push(format!(
-            "{v}: {}",
+            "{v}: {}{grouped}",
             if outcome.is_ok() { "ok" } else { "failed" }
         ));
         let end = session.finish().await;
@@ -529,7 +544,10 @@ mod tests {
         pool.run();
         assert_eq!(values(&shared), [1, 2, 3, 4]);
         let log = log.borrow();
-        assert_eq!(log.iter().filter(|l| l.ends_with("failed")).count(), 1);
+        assert_eq!(log.iter().filter(|l| l.contains("failed")).count(), 1);
+        // The first write ran alone: nobody waited when it began. The four that queued
+        // behind it committed together.
+        assert_eq!(log.iter().filter(|l| l.ends_with("in a group")).count(), 4);
         assert!(shared.group.borrow().is_none(), "the group is committed");
         assert!(!shared.in_transaction.get());
     }
@@ -601,9 +619,11 @@ mod tests {
         let shared = shared();
         let mut pool = Instance::default();
         let seen = Rc::new(Cell::new(-1));
-        for v in [1, 2] {
-            let (shared, log) = (shared.clone(), Rc::new(RefCell::new(Vec::new())));
-            pool.spawn(write(shared, v, log));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        // The second write finds the third waiting and opens a group; the read, queued before
+        // the members come back to commit it, commits it.
+        for v in [1, 2, 3] {
+            pool.spawn(write(shared.clone(), v, log.clone()));
         }
         {
             let (shared, seen) = (shared.clone(), seen.clone());
@@ -621,7 +641,42 @@ mod tests {
             });
         }
         pool.run();
-        assert_eq!(seen.get(), 2, "the read saw both writes, committed");
+        assert_eq!(
+            log.borrow()
+                .iter()
+                .filter(|l| l.ends_with("in a group"))
+                .count(),
+            2
+        );
+        assert_eq!(seen.get(), 3, "the read saw every write, committed");
+        assert_eq!(values(&shared), [1, 2, 3]);
+    }
+
+    /// Only writes waiting for their first statement make a group worth opening: a write with
+    /// only a read behind it autocommits, instead of opening a group of one that the read
+    /// would then have to commit.
+    #[test]
+    fn a_write_with_only_a_read_behind_it_runs_alone() {
+        let shared = shared();
+        let mut pool = Instance::default();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        // The first write holds the lock while the second write and then a read queue.
+        for v in [1, 2] {
+            pool.spawn(write(shared.clone(), v, log.clone()));
+        }
+        {
+            let shared = shared.clone();
+            pool.spawn(async move {
+                let session = shared.session(true);
+                session
+                    .execute("SELECT count(*) FROM t", &[])
+                    .await
+                    .unwrap();
+                session.finish().await;
+            });
+        }
+        pool.run();
+        assert_eq!(*log.borrow(), ["1: ok", "2: ok"]);
         assert_eq!(values(&shared), [1, 2]);
     }
 }
