@@ -104,15 +104,20 @@ def summarize(results_dir):
     outputs; prints the markdown table and the issue's targets; exits 1 on a failed run."""
     entries = [json.loads(line) for line in open(os.path.join(results_dir, "plan.jsonl"))]
     rows, failures, by_key = [], [], {}
+    cpu_rows = []
     for e in entries:
         runs = []
-        for path in e["raw"]:
+        for index, path in enumerate(e["raw"]):
             text = open(os.path.join(results_dir, path)).read()
             m = re.search(r"^BENCH_JSON (.*)$", text, re.M)
             if not m:
                 failures.append(f"{path}: no summary line (did wrk fail?)")
                 continue
-            runs.append(json.loads(m.group(1)))
+            run = json.loads(m.group(1))
+            samples = e.get("cpu") or []
+            if index < len(samples):
+                run["cpu"] = samples[index]
+            runs.append(run)
         if not runs:
             continue
         runs.sort(key=lambda r: r["rps"])
@@ -147,6 +152,9 @@ def summarize(results_dir):
             "connections": conns,
         }
         rows.append(row)
+        cpu = cpu_per_request(runs)
+        if cpu:
+            cpu_rows.append((label, cpu))
         by_key[(e["target"], e["journal"], e["scenario"], conns)] = row
 
     loaded = max((r["connections"] for r in rows), default=16)
@@ -165,6 +173,20 @@ def summarize(results_dir):
         f'{r["target"]}/{r["journal"]}/{r["scenario"]}/c{r["connections"]} '
         + "/".join(f"{x:,.0f}" for x in r["rps_runs"]) for r in rows))
     out.append("")
+
+    if cpu_rows:
+        names = sorted({n for _, c in cpu_rows for n in c["procs"]})
+        out.append("CPU per request (µs of user + system time, median of the runs; "
+                   "machine busy: both cores, wrk included):")
+        out.append("")
+        out.append("| target / journal / scenario / conns | " + " | ".join(names)
+                   + " | server total | machine busy |")
+        out.append("|---|" + "---:|" * (len(names) + 2))
+        for label, c in cpu_rows:
+            cells = [f'{c["procs"][n]:,.0f}' if n in c["procs"] else "" for n in names]
+            out.append(f"| {label} | " + " | ".join(cells)
+                       + f' | {c["server"]:,.0f} | {c["busy"]:.0%} |')
+        out.append("")
 
     def get(target, scenario, journal="wal", conns=None):
         return by_key.get((target, journal, scenario, loaded if conns is None else conns))
@@ -231,6 +253,38 @@ def summarize(results_dir):
         out.extend(f"- {f}" for f in failures)
     print("\n".join(out))
     return 1 if failures else 0
+
+
+def cpu_per_request(runs):
+    """The median over runs of each server process's CPU µs per request, of the server's total,
+    and of the share of the machine's CPU time that was busy, from the tick counts bench/run
+    took around each run. None when no run has them."""
+    tick = 1e6 / os.sysconf("SC_CLK_TCK")
+    per_run = []
+    for r in runs:
+        cpu, n = r.get("cpu"), r.get("requests", 0)
+        if not cpu or not n:
+            continue
+        before, after = cpu["before"], cpu["after"]
+        procs = {name: (after["procs"][name] - before["procs"].get(name, 0)) * tick / n
+                 for name in after["procs"]}
+        total = after["machine_total"] - before["machine_total"]
+        idle = after["machine_idle"] - before["machine_idle"]
+        per_run.append({"procs": procs, "server": sum(procs.values()),
+                        "busy": 1 - idle / total if total else 0.0})
+    if not per_run:
+        return None
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    names = {name for r in per_run for name in r["procs"]}
+    return {
+        "procs": {name: median([r["procs"].get(name, 0.0) for r in per_run]) for name in names},
+        "server": median([r["server"] for r in per_run]),
+        "busy": median([r["busy"] for r in per_run]),
+    }
 
 
 def runs(top):
