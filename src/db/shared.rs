@@ -49,6 +49,20 @@ pub const MAX_GROUP: usize = 64;
 /// (what SQLite's busy timeout was: rusqlite's 5 s).
 pub const BUSY_BUDGET: Duration = Duration::from_secs(5);
 
+/// With the `phase-timing` feature, one stderr line for each write that runs alone (`WRITE
+/// alone`), each group committed (`GROUP <members> <committed>`) and each pause before a retry
+/// of a statement that met another connection's lock (`BUSY <µs>`), which `bench/group-sizes`
+/// counts under load. Without it, nothing.
+#[cfg(feature = "phase-timing")]
+fn trace(line: std::fmt::Arguments<'_>) {
+    // One write of the whole line: other instances write to the same log.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+}
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+fn trace(_line: std::fmt::Arguments<'_>) {}
+
 /// Waits, for the retry of a statement that met a locked database.
 pub trait Pause {
     fn pause(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + '_>>;
@@ -147,6 +161,7 @@ impl<D: Database> SharedDatabase<D> {
                     if (error.locked() || (error.interrupted() && !self.in_transaction.get()))
                         && waited < BUSY_BUDGET =>
                 {
+                    trace(format_args!("BUSY {}", step.as_micros()));
                     pause.pause(step).await;
                     waited += step;
                     step = (step * 2).min(Duration::from_millis(4));
@@ -188,6 +203,11 @@ impl<D: Database> SharedDatabase<D> {
                 Err(error)
             }
         };
+        trace(format_args!(
+            "GROUP {} {}",
+            group.members.get(),
+            outcome.is_ok()
+        ));
         *group.outcome.borrow_mut() = Some(outcome);
     }
 }
@@ -272,7 +292,12 @@ impl<D: Database> Session<'_, D> {
                     return Err(error);
                 }
             },
-            None => State::Alone(guard),
+            None => {
+                if !self.read {
+                    trace(format_args!("WRITE alone"));
+                }
+                State::Alone(guard)
+            }
         };
         *self.state.borrow_mut() = state;
         Ok(())
