@@ -255,6 +255,29 @@ def summarize(results_dir):
     return 1 if failures else 0
 
 
+def cpu_ticks(pids):
+    """User + system clock ticks (every thread) of the given processes, summed by process name,
+    and the machine's total and idle ticks from /proc/stat, as bench/run records them around
+    each wrk run. A process that is gone is skipped."""
+    out = {"procs": {}}
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    out["machine_total"] = sum(ticks[:8])
+    out["machine_idle"] = ticks[3] + ticks[4]  # idle + iowait
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        # The name in parentheses may hold spaces; utime and stime are fields 14 and 15.
+        fields = stat[stat.rindex(")") + 2:].split()
+        out["procs"][name] = out["procs"].get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
 def cpu_per_request(runs):
     """The median over runs of each server process's CPU µs per request, of the server's total,
     and of the share of the machine's CPU time that was busy, from the tick counts bench/run
@@ -330,6 +353,8 @@ def main(argv):
         return summarize(args[0])
     elif cmd == "runs":
         runs(args[0])
+    elif cmd == "cpu-ticks":
+        print(json.dumps(cpu_ticks(args)))
     else:
         sys.exit(f"bench.py: unknown command {cmd}")
     return 0
