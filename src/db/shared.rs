@@ -29,10 +29,11 @@
 //! With no other write waiting, a write runs as before, one autocommit statement at a time.
 //!
 //! Across instances and replicas SQLite's own lock still orders the writes. There a statement
-//! that finds the database locked is retried by the guest after a short pause (1 ms, doubling
-//! to at most 4 ms, for up to [`BUSY_BUDGET`]) instead of by SQLite's busy handler, whose
-//! sleeps grow to 100 ms and make writers of other instances wait far longer than the lock is
-//! held (the connection runs with `PRAGMA busy_timeout = 0`; see the runtime adapter).
+//! that finds the database locked is retried by the guest: at once, up to
+//! [`IMMEDIATE_RETRIES`] times, then after pauses of 1 ms doubling to at most 4 ms, for up to
+//! [`BUSY_BUDGET`] of pauses. Not by SQLite's busy handler, whose sleeps grow to 100 ms and
+//! make writers of other instances wait far longer than the lock is held (the connection runs
+//! with `PRAGMA busy_timeout = 0`; see the runtime adapter).
 
 use crate::db::fair_lock::{FairGuard, FairLock};
 use crate::db::{Database, DbError, Row, Rows, Value, transaction_effect};
@@ -45,14 +46,14 @@ use std::time::Duration;
 /// At most this many requests commit together; the next one starts a new group.
 pub const MAX_GROUP: usize = 64;
 
-/// How long a statement keeps retrying while the database is locked by another connection
-/// (what SQLite's busy timeout was: rusqlite's 5 s).
+/// How long a statement keeps pausing and retrying while the database is locked by another
+/// connection, after its immediate retries (what SQLite's busy timeout was: rusqlite's 5 s).
 pub const BUSY_BUDGET: Duration = Duration::from_secs(5);
 
 /// With the `phase-timing` feature, one stderr line for each write that runs alone (`WRITE
-/// alone`), each group committed (`GROUP <members> <committed>`) and each pause before a retry
-/// of a statement that met another connection's lock (`BUSY <µs>`), which `bench/group-sizes`
-/// counts under load. Without it, nothing.
+/// alone`), each group committed (`GROUP <members> <committed>`) and each retry of a statement
+/// that met another connection's lock (`BUSY <µs paused first>`, 0 for an immediate retry),
+/// which `bench/group-sizes` counts under load. Without it, nothing.
 #[cfg(feature = "phase-timing")]
 fn trace(line: std::fmt::Arguments<'_>) {
     // One write of the whole line: other instances write to the same log.
@@ -62,6 +63,23 @@ fn trace(line: std::fmt::Arguments<'_>) {
 #[cfg(not(feature = "phase-timing"))]
 #[inline(always)]
 fn trace(_line: std::fmt::Arguments<'_>) {}
+
+/// Retries of a statement that met a locked database made at once, before the guest starts
+/// pausing between them. Another connection holds SQLite's write lock for one commit, well
+/// under a millisecond here, and a retry is a round trip to the runtime (the instance's other
+/// requests run meanwhile); the shortest pause the runtime gives is its timer's tick, a
+/// millisecond or more, which left the lock free while this instance's queue (its reads
+/// included) waited behind the paused statement: bench/README.md, "Retrying a locked database
+/// at once".
+const IMMEDIATE_RETRIES: u32 = 256;
+
+/// The pause before retry number `retry` (from 0): none for the first [`IMMEDIATE_RETRIES`],
+/// then 1 ms, doubling to at most 4 ms, so that a lock held for long (a migration, another
+/// replica's batch) is not polled flat out.
+fn busy_pause(retry: u32) -> Option<Duration> {
+    let paused = retry.checked_sub(IMMEDIATE_RETRIES)?;
+    Some(Duration::from_millis(1 << paused.min(2)))
+}
 
 /// Waits, for the retry of a statement that met a locked database.
 pub trait Pause {
@@ -152,7 +170,7 @@ impl<D: Database> SharedDatabase<D> {
             return self.connection.execute(sql, params).await;
         };
         let mut waited = Duration::ZERO;
-        let mut step = Duration::from_millis(1);
+        let mut retries = 0;
         loop {
             match self.connection.execute(sql, params).await {
                 // An interrupted statement outside a transaction did nothing either (see
@@ -161,10 +179,16 @@ impl<D: Database> SharedDatabase<D> {
                     if (error.locked() || (error.interrupted() && !self.in_transaction.get()))
                         && waited < BUSY_BUDGET =>
                 {
-                    trace(format_args!("BUSY {}", step.as_micros()));
-                    pause.pause(step).await;
-                    waited += step;
-                    step = (step * 2).min(Duration::from_millis(4));
+                    let step = busy_pause(retries);
+                    trace(format_args!(
+                        "BUSY {}",
+                        step.unwrap_or_default().as_micros()
+                    ));
+                    if let Some(step) = step {
+                        pause.pause(step).await;
+                        waited += step;
+                    }
+                    retries += 1;
                 }
                 outcome => return outcome,
             }
@@ -493,10 +517,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_statement_meeting_a_locked_database_is_retried_after_a_pause() {
+    /// A file database with WAL and no busy handler, and a second connection to it holding
+    /// the write lock (an open transaction that inserted 1).
+    fn locked_file(name: &str) -> (std::path::PathBuf, SqliteDb, SqliteDb) {
         let dir = std::env::temp_dir().join(format!(
-            "shared-db-{}-{:?}",
+            "shared-db-{name}-{}-{:?}",
             std::process::id(),
             std::thread::current().id()
         ));
@@ -510,21 +535,98 @@ mod tests {
         let other = SqliteDb::open(&path).unwrap();
         other.run("BEGIN IMMEDIATE", &[]).unwrap();
         other.run("INSERT INTO t VALUES (1)", &[]).unwrap();
-        let releases = Rc::new(Releases {
-            other,
-            pauses: Cell::new(0),
-        });
-        let shared = SharedDatabase::with_retries(ours, Some(Box::new(releases.clone())));
+        (dir, ours, other)
+    }
+
+    /// Our connection, which lets the other one commit when it has been tried `release_at`
+    /// times, and counts the tries.
+    struct ReleasedOnTry {
+        ours: SqliteDb,
+        other: SqliteDb,
+        tries: Cell<u32>,
+        release_at: u32,
+    }
+
+    impl Database for ReleasedOnTry {
+        fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+            self.tries.set(self.tries.get() + 1);
+            if self.tries.get() == self.release_at {
+                self.other.run("COMMIT", &[]).unwrap();
+            }
+            self.ours.execute(sql, params)
+        }
+    }
+
+    /// A write request that inserts 2, run to its end.
+    fn write_two<D: Database>(shared: &SharedDatabase<D>) {
         let session = shared.session(false);
         session
             .execute("INSERT INTO t VALUES (2)", &[])
             .now()
             .unwrap();
         session.finish().now();
+    }
+
+    /// Counts the pauses it is asked for, and waits for none of them.
+    #[derive(Default)]
+    struct CountedPauses(Rc<Cell<u32>>);
+
+    impl Pause for CountedPauses {
+        fn pause(&self, _: Duration) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+            self.0.set(self.0.get() + 1);
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    /// A lock held for one commit is met again at once: the statement takes it on the retry
+    /// right after its release, without waiting out a pause (the runtime's shortest is a
+    /// millisecond). Only a lock held past the immediate retries is waited for.
+    #[test]
+    fn a_locked_statement_is_retried_at_once_before_any_pause() {
+        // Tries: the first, then one per retry.
+        for (release_at, paused) in [
+            (2, 0),
+            (IMMEDIATE_RETRIES + 1, 0),
+            (IMMEDIATE_RETRIES + 2, 1),
+        ] {
+            let (dir, ours, other) = locked_file("at-once");
+            let pauses = CountedPauses::default();
+            let counted = pauses.0.clone();
+            let connection = ReleasedOnTry {
+                ours,
+                other,
+                tries: Cell::new(0),
+                release_at,
+            };
+            let shared = SharedDatabase::with_retries(connection, Some(Box::new(pauses)));
+            write_two(&shared);
+            assert_eq!(shared.connection().tries.get(), release_at);
+            assert_eq!(counted.get(), paused, "released on try {release_at}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        // Past the immediate retries the pauses are 1 ms, doubling to 4.
+        assert_eq!(busy_pause(IMMEDIATE_RETRIES - 1), None);
+        let pauses: Vec<_> = (IMMEDIATE_RETRIES..IMMEDIATE_RETRIES + 4)
+            .map(busy_pause)
+            .collect();
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(pauses, [ms(1), ms(2), ms(4), ms(4)]);
+    }
+
+    #[test]
+    fn a_statement_meeting_a_locked_database_is_retried_after_a_pause() {
+        let (dir, ours, other) = locked_file("pause");
+        let path = dir.join("db.sqlite");
+        let releases = Rc::new(Releases {
+            other,
+            pauses: Cell::new(0),
+        });
+        let shared = SharedDatabase::with_retries(ours, Some(Box::new(releases.clone())));
+        write_two(&shared);
         assert_eq!(
             releases.pauses.get(),
             3,
-            "it waited until the lock was free"
+            "after its immediate retries, it waited until the lock was free"
         );
         assert_eq!(values(&shared), [1, 2]);
         // Without retries the same statement fails at once.

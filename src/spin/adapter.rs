@@ -335,8 +335,8 @@ impl Open for SpinDefault {
                 source.first().and_then(|row| row.first()),
                 Some(Value::Text(id)) if is_libsql_source_id(id)
             );
-            // A locked database is retried by `db::shared` after pauses of a few milliseconds;
-            // SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at
+            // A locked database is retried by `db::shared`, at once and then after pauses of
+            // a few milliseconds; SQLite's own busy handler (Spin opens with a 5 s timeout) sleeps up to 100 ms at
             // a time. A runtime that refuses the setting keeps its handler: the retry then
             // never sees "locked" before that handler's timeout. libSQL's client refuses any
             // PRAGMA that sets a value, so it is not asked.
