@@ -29,7 +29,7 @@
 //! With no other write waiting, a write runs as before, one autocommit statement at a time.
 //!
 //! Across instances and replicas SQLite's own lock still orders the writes. There a statement
-//! that finds the database locked is retried by the guest: at once, up to
+//! that finds the database locked is retried by the guest: on a local file at once, up to
 //! [`IMMEDIATE_RETRIES`] times, then after pauses of 1 ms doubling to at most 4 ms, for up to
 //! [`BUSY_BUDGET`] of pauses. Not by SQLite's busy handler, whose sleeps grow to 100 ms and
 //! make writers of other instances wait far longer than the lock is held (the connection runs
@@ -73,11 +73,11 @@ fn trace(_line: std::fmt::Arguments<'_>) {}
 /// at once".
 const IMMEDIATE_RETRIES: u32 = 256;
 
-/// The pause before retry number `retry` (from 0): none for the first [`IMMEDIATE_RETRIES`],
-/// then 1 ms, doubling to at most 4 ms, so that a lock held for long (a migration, another
-/// replica's batch) is not polled flat out.
-fn busy_pause(retry: u32) -> Option<Duration> {
-    let paused = retry.checked_sub(IMMEDIATE_RETRIES)?;
+/// The pause before retry number `retry` (from 0): none for the first `immediate`, then 1 ms,
+/// doubling to at most 4 ms, so that a lock held for long (a migration, another replica's
+/// batch) is not polled flat out.
+fn busy_pause(retry: u32, immediate: u32) -> Option<Duration> {
+    let paused = retry.checked_sub(immediate)?;
     Some(Duration::from_millis(1 << paused.min(2)))
 }
 
@@ -179,7 +179,14 @@ impl<D: Database> SharedDatabase<D> {
                     if (error.locked() || (error.interrupted() && !self.in_transaction.get()))
                         && waited < BUSY_BUDGET =>
                 {
-                    let step = busy_pause(retries);
+                    // Over a libSQL server a retry is a round trip to a server all replicas
+                    // share, which queues writers itself: no immediate retries there.
+                    let immediate = if self.connection.remote() {
+                        0
+                    } else {
+                        IMMEDIATE_RETRIES
+                    };
+                    let step = busy_pause(retries, immediate);
                     trace(format_args!(
                         "BUSY {}",
                         step.unwrap_or_default().as_micros()
@@ -605,12 +612,14 @@ mod tests {
             let _ = std::fs::remove_dir_all(&dir);
         }
         // Past the immediate retries the pauses are 1 ms, doubling to 4.
-        assert_eq!(busy_pause(IMMEDIATE_RETRIES - 1), None);
-        let pauses: Vec<_> = (IMMEDIATE_RETRIES..IMMEDIATE_RETRIES + 4)
-            .map(busy_pause)
-            .collect();
         let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(busy_pause(IMMEDIATE_RETRIES - 1, IMMEDIATE_RETRIES), None);
+        let pauses: Vec<_> = (IMMEDIATE_RETRIES..IMMEDIATE_RETRIES + 4)
+            .map(|retry| busy_pause(retry, IMMEDIATE_RETRIES))
+            .collect();
         assert_eq!(pauses, [ms(1), ms(2), ms(4), ms(4)]);
+        // Over a libSQL server (no immediate retries) the first retry pauses.
+        assert_eq!(busy_pause(0, 0), ms(1));
     }
 
     #[test]
