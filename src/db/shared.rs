@@ -546,12 +546,13 @@ mod tests {
     }
 
     /// Our connection, which lets the other one commit when it has been tried `release_at`
-    /// times, and counts the tries.
+    /// times, and counts the tries; `remote`: it says it is a libSQL server's.
     struct ReleasedOnTry {
         ours: SqliteDb,
         other: SqliteDb,
         tries: Cell<u32>,
         release_at: u32,
+        remote: bool,
     }
 
     impl Database for ReleasedOnTry {
@@ -561,6 +562,10 @@ mod tests {
                 self.other.run("COMMIT", &[]).unwrap();
             }
             self.ours.execute(sql, params)
+        }
+
+        fn remote(&self) -> bool {
+            self.remote
         }
     }
 
@@ -587,14 +592,17 @@ mod tests {
 
     /// A lock held for one commit is met again at once: the statement takes it on the retry
     /// right after its release, without waiting out a pause (the runtime's shortest is a
-    /// millisecond). Only a lock held past the immediate retries is waited for.
+    /// millisecond). Only a lock held past the immediate retries is waited for. Over a libSQL
+    /// server every retry waits.
     #[test]
     fn a_locked_statement_is_retried_at_once_before_any_pause() {
         // Tries: the first, then one per retry.
-        for (release_at, paused) in [
-            (2, 0),
-            (IMMEDIATE_RETRIES + 1, 0),
-            (IMMEDIATE_RETRIES + 2, 1),
+        for (release_at, remote, paused) in [
+            (2, false, 0),
+            (IMMEDIATE_RETRIES + 1, false, 0),
+            (IMMEDIATE_RETRIES + 2, false, 1),
+            (2, true, 1),
+            (4, true, 3),
         ] {
             let (dir, ours, other) = locked_file("at-once");
             let pauses = CountedPauses::default();
@@ -604,11 +612,16 @@ mod tests {
                 other,
                 tries: Cell::new(0),
                 release_at,
+                remote,
             };
             let shared = SharedDatabase::with_retries(connection, Some(Box::new(pauses)));
             write_two(&shared);
             assert_eq!(shared.connection().tries.get(), release_at);
-            assert_eq!(counted.get(), paused, "released on try {release_at}");
+            assert_eq!(
+                counted.get(),
+                paused,
+                "released on try {release_at}, remote: {remote}"
+            );
             let _ = std::fs::remove_dir_all(&dir);
         }
         // Past the immediate retries the pauses are 1 ms, doubling to 4.
@@ -618,8 +631,6 @@ mod tests {
             .map(|retry| busy_pause(retry, IMMEDIATE_RETRIES))
             .collect();
         assert_eq!(pauses, [ms(1), ms(2), ms(4), ms(4)]);
-        // Over a libSQL server (no immediate retries) the first retry pauses.
-        assert_eq!(busy_pause(0, 0), ms(1));
     }
 
     #[test]
