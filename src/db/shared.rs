@@ -12,13 +12,17 @@
 //! # Group commit
 //!
 //! A write request that takes the lock while other writes wait behind it for their first
-//! statement opens a *group*: `BEGIN IMMEDIATE`, then its work inside `SAVEPOINT request`.
-//! (Reads waiting behind it do not count, nor members of a committed group waiting to learn its
-//! outcome: with only them behind it, a group of one would cost a write four statements more
-//! and make the read commit it.) The writes behind it join the group
-//! (each in its own savepoint, so a failing write fails alone; a unit of work that needs its
-//! own transaction takes a nested savepoint, see [`Database::nested`]) and, once done, queue for
-//! the lock again. The first of them to get it back commits the group: one `COMMIT`, one fsync,
+//! statement opens a *group*: `BEGIN IMMEDIATE`, then its work. (Reads waiting behind it do not
+//! count, nor members of a committed group waiting to learn its outcome: with only them behind
+//! it, a group of one would cost a write two statements more and make the read commit it.) The
+//! writes behind it join the group and, once done, queue for the lock again. A failing write
+//! fails alone: a statement that fails undoes only itself (SQLite's statement journal; no
+//! statement here uses `OR FAIL` or `RAISE(FAIL)`, which would keep part of it), and a unit of
+//! work that must be all-or-nothing takes a savepoint, `ROLLBACK TO` on failure (see
+//! [`Database::nested`]). A savepoint around each member would add two round trips to the
+//! runtime per write, made while SQLite's write lock is held and other instances' writers
+//! wait for it, and would undo nothing more: the errors that end a whole transaction (disk
+//! full, I/O) take its savepoints with them. The first of them to get it back commits the group: one `COMMIT`, one fsync,
 //! for every write that was waiting at that moment. Every member answers only after that
 //! commit, with its outcome: `synchronous` stays as configured (FULL), so an acknowledged
 //! write is durable as before. A `COMMIT` that fails rolls the group back and every member
@@ -104,7 +108,7 @@ pub struct SharedDatabase<D> {
     /// Write requests waiting for the lock before their first statement: the ones a group
     /// opened now would take in. Reads and the members of a group waiting to learn its outcome
     /// do not count: they would only make a lone write pay for a group of one (`BEGIN`,
-    /// `SAVEPOINT`, `RELEASE`, `COMMIT`) and a read commit it.
+    /// `COMMIT`) and a read commit it.
     waiting_writes: Cell<usize>,
     /// The group whose transaction is open on the connection, if any.
     group: RefCell<Option<Rc<Group>>>,
@@ -255,8 +259,7 @@ enum State<'s> {
     Idle,
     /// Holding the lock, statements autocommit (or the request's own transaction).
     Alone(#[allow(dead_code)] FairGuard<'s>),
-    /// Holding the lock, statements inside the group's transaction and this request's
-    /// savepoint.
+    /// Holding the lock, statements inside the group's transaction.
     Member(#[allow(dead_code)] FairGuard<'s>, Rc<Group>),
     Done,
 }
@@ -271,7 +274,7 @@ pub enum SessionEnd {
 }
 
 impl<D: Database> Session<'_, D> {
-    async fn begin(&self) -> Result<(), DbError> {
+    async fn begin(&self) {
         let shared = self.shared;
         let guard = if self.read {
             shared.lock.lock().await
@@ -311,18 +314,10 @@ impl<D: Database> Session<'_, D> {
             None => None,
         };
         let state = match group {
-            Some(group) => match shared.execute("SAVEPOINT request", &[]).await {
-                Ok(_) => {
-                    group.members.set(group.members.get() + 1);
-                    State::Member(guard, group)
-                }
-                Err(error) => {
-                    // The group is unusable; commit what it has and go on alone.
-                    shared.commit_group().await;
-                    *self.state.borrow_mut() = State::Alone(guard);
-                    return Err(error);
-                }
-            },
+            Some(group) => {
+                group.members.set(group.members.get() + 1);
+                State::Member(guard, group)
+            }
             None => {
                 if !self.read {
                     trace(format_args!("WRITE alone"));
@@ -331,19 +326,14 @@ impl<D: Database> Session<'_, D> {
             }
         };
         *self.state.borrow_mut() = state;
-        Ok(())
     }
 
-    /// Ends the request's use of the database: a member of a group releases its savepoint,
-    /// lets the others run, and waits until the group is committed.
+    /// Ends the request's use of the database: a member of a group lets the others run and
+    /// waits until the group is committed.
     pub async fn finish(self) -> SessionEnd {
         let state = std::mem::replace(&mut *self.state.borrow_mut(), State::Done);
         let group = match state {
             State::Member(guard, group) => {
-                if self.shared.execute("RELEASE request", &[]).await.is_err() {
-                    // The savepoint is gone (SQLite rolled the transaction back): the group
-                    // cannot commit; its COMMIT will say so.
-                }
                 drop(guard);
                 group
             }
@@ -381,7 +371,7 @@ impl<D: Database> Database for Session<'_, D> {
     fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         Box::pin(async move {
             if matches!(*self.state.borrow(), State::Idle) {
-                self.begin().await?;
+                self.begin().await;
             }
             self.shared.run(sql, params).await
         })
@@ -671,6 +661,58 @@ mod tests {
         assert_eq!(log.iter().filter(|l| l.ends_with("in a group")).count(), 4);
         assert!(shared.group.borrow().is_none(), "the group is committed");
         assert!(!shared.in_transaction.get());
+    }
+
+    /// A connection that records every statement run on it.
+    struct Recorded {
+        db: SqliteDb,
+        log: RefCell<Vec<String>>,
+    }
+
+    impl Database for Recorded {
+        fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+            self.log.borrow_mut().push(sql.to_owned());
+            self.db.execute(sql, params)
+        }
+    }
+
+    /// SQLite's write lock is held from a group's `BEGIN` to its `COMMIT`, while other
+    /// instances' writers wait for it: a member runs its own statements there and nothing
+    /// else (no savepoint of its own, which would cost two round trips to the runtime each).
+    #[test]
+    fn a_grouped_write_runs_only_its_own_statements_inside_the_group() {
+        let db = SqliteDb::in_memory();
+        db.run("CREATE TABLE t (v INTEGER UNIQUE)", &[]).unwrap();
+        let shared = Rc::new(SharedDatabase::new(Recorded {
+            db,
+            log: RefCell::new(Vec::new()),
+        }));
+        let mut pool = Instance::default();
+        for v in [1, 2, 3, 4] {
+            let shared = shared.clone();
+            pool.spawn(async move {
+                let session = shared.session(false);
+                session
+                    .execute(&format!("INSERT INTO t (v) VALUES ({v})"), &[])
+                    .await
+                    .unwrap();
+                yield_now().await;
+                assert_eq!(session.finish().await, SessionEnd::Kept);
+            });
+        }
+        pool.run();
+        // The first write ran alone; the three waiting behind it share one transaction.
+        assert_eq!(
+            *shared.connection().log.borrow(),
+            [
+                "INSERT INTO t (v) VALUES (1)",
+                "BEGIN IMMEDIATE",
+                "INSERT INTO t (v) VALUES (2)",
+                "INSERT INTO t (v) VALUES (3)",
+                "INSERT INTO t (v) VALUES (4)",
+                "COMMIT",
+            ]
+        );
     }
 
     #[test]
