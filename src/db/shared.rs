@@ -15,18 +15,20 @@
 //! statement opens a *group*: `BEGIN IMMEDIATE`, then its work. (Reads waiting behind it do not
 //! count, nor members of a committed group waiting to learn its outcome: with only them behind
 //! it, a group of one would cost a write two statements more and make the read commit it.) The
-//! writes behind it join the group and, once done, queue for the lock again. A failing write
-//! fails alone: a statement that fails undoes only itself (SQLite's statement journal; no
-//! statement here uses `OR FAIL` or `RAISE(FAIL)`, which would keep part of it), and a unit of
-//! work that must be all-or-nothing takes a savepoint, `ROLLBACK TO` on failure (see
-//! [`Database::nested`]). A savepoint around each member would add two round trips to the
-//! runtime per write, made while SQLite's write lock is held and other instances' writers
-//! wait for it, and would undo nothing more: the errors that end a whole transaction (disk
-//! full, I/O) take its savepoints with them. The first of them to get it back commits the group: one `COMMIT`, one fsync,
-//! for every write that was waiting at that moment. Every member answers only after that
-//! commit, with its outcome: `synchronous` stays as configured (FULL), so an acknowledged
-//! write is durable as before. A `COMMIT` that fails rolls the group back and every member
-//! answers 503 ([`SessionEnd::Lost`]).
+//! writes behind it join the group and, once done, queue for the lock again. The first of them
+//! to get it back commits the group: one `COMMIT`, one fsync, for every write that was waiting
+//! at that moment. Every member answers only after that commit, with its outcome:
+//! `synchronous` stays as configured (FULL), so an acknowledged write is durable as before. A
+//! `COMMIT` that fails rolls the group back and every member answers 503
+//! ([`SessionEnd::Lost`]).
+//!
+//! A failing write fails alone: a statement that fails undoes only itself (SQLite's statement
+//! journal; no statement here uses `OR FAIL` or `RAISE(FAIL)`, which would keep part of it),
+//! and a unit of work that must be all-or-nothing takes a savepoint, `ROLLBACK TO` on failure
+//! (see [`Database::nested`]). A savepoint around each member would add two round trips to the
+//! runtime per write, made while SQLite's write lock is held and other instances' writers wait
+//! for it, and would undo nothing more: the errors that end a whole transaction (disk full,
+//! I/O) take its savepoints with them.
 //!
 //! A read (`GET`, `HEAD`) never joins a group: if one is open when it takes the lock, it
 //! commits it first, so it reads committed data only and never waits for writes behind it.
@@ -74,7 +76,10 @@ fn trace(_line: std::fmt::Arguments<'_>) {}
 /// runtime (the instance's other requests run meanwhile); the shortest pause the runtime gives
 /// is its timer's tick, a millisecond or more, which left the lock free while this instance's
 /// queue (its reads included) waited behind the paused statement: bench/README.md, "Retrying
-/// a locked database at once".
+/// a locked database at once". The price: each retry is a round trip through the runtime's
+/// blocking pool, and with 64 writers on 2 cores the spinning instances starve the lock holder
+/// (~40 % fewer writes/s, p99 ~1 s); every limit tried that avoids it lost the 16-writer and
+/// mixed tails (bench/README.md, "A group member runs only its own statements").
 const IMMEDIATE_RETRIES: u32 = 256;
 
 /// The pause before retry number `retry` (from 0): none for the first `immediate`, then 1 ms,
