@@ -488,7 +488,11 @@ mod tests {
     }
 
     /// A request that writes `v`, yielding between its statements so others interleave.
-    async fn write(shared: Rc<SharedDatabase<SqliteDb>>, v: i64, log: Rc<RefCell<Vec<String>>>) {
+    async fn write<D: Database>(
+        shared: Rc<SharedDatabase<D>>,
+        v: i64,
+        log: Rc<RefCell<Vec<String>>>,
+    ) {
         let session = shared.session(false);
         let outcome = session
             .execute("INSERT INTO t (v) VALUES (?1)", &[Value::Integer(v)])
@@ -693,30 +697,25 @@ mod tests {
             log: RefCell::new(Vec::new()),
         }));
         let mut pool = Instance::default();
+        let log = Rc::new(RefCell::new(Vec::new()));
         for v in [1, 2, 3, 4] {
-            let shared = shared.clone();
-            pool.spawn(async move {
-                let session = shared.session(false);
-                session
-                    .execute(&format!("INSERT INTO t (v) VALUES ({v})"), &[])
-                    .await
-                    .unwrap();
-                yield_now().await;
-                assert_eq!(session.finish().await, SessionEnd::Kept);
-            });
+            pool.spawn(write(shared.clone(), v, log.clone()));
         }
         pool.run();
         // The first write ran alone; the three waiting behind it share one transaction.
         assert_eq!(
-            *shared.connection().log.borrow(),
+            *log.borrow(),
             [
-                "INSERT INTO t (v) VALUES (1)",
-                "BEGIN IMMEDIATE",
-                "INSERT INTO t (v) VALUES (2)",
-                "INSERT INTO t (v) VALUES (3)",
-                "INSERT INTO t (v) VALUES (4)",
-                "COMMIT",
+                "1: ok",
+                "2: ok in a group",
+                "3: ok in a group",
+                "4: ok in a group"
             ]
+        );
+        let insert = "INSERT INTO t (v) VALUES (?1)";
+        assert_eq!(
+            *shared.connection().log.borrow(),
+            [insert, "BEGIN IMMEDIATE", insert, insert, insert, "COMMIT"]
         );
     }
 
