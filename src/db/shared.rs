@@ -28,7 +28,9 @@
 //! (see [`Database::nested`]). A savepoint around each member would add two round trips to the
 //! runtime per write, made while SQLite's write lock is held and other instances' writers wait
 //! for it, and would undo nothing more: the errors that end a whole transaction (disk full,
-//! I/O) take its savepoints with them.
+//! I/O) take its savepoints with them. After such an error the group ends where it is: its
+//! members so far answer 503, and the writes behind it do not run in a transaction that is
+//! no longer there (`SharedDatabase::check_group`).
 //!
 //! A read (`GET`, `HEAD`) never joins a group: if one is open when it takes the lock, it
 //! commits it first, so it reads committed data only and never waits for writes behind it.
@@ -231,6 +233,30 @@ impl<D: Database> SharedDatabase<D> {
         }
     }
 
+    /// A member's statement failed. Most errors undo only the statement, but some (an I/O
+    /// error, a full disk, an interrupt) make SQLite end the whole transaction: the group's
+    /// writes so far are gone, and without this check the statements of the members after it
+    /// would autocommit while the group's failed `COMMIT` told them their writes were lost.
+    /// SQLite does not say which happened; a `BEGIN` does, as it fails only inside a
+    /// transaction. If the group's transaction is gone (or its state cannot be told), the
+    /// group ends here: rolled back, every member told so, the next write starts afresh.
+    async fn check_group(&self, group: &Rc<Group>, error: &DbError) {
+        let open = match self.connection.execute("BEGIN", &[]).await {
+            Err(DbError::Io(message)) => message.contains("within a transaction"),
+            _ => false,
+        };
+        if open {
+            return;
+        }
+        let _ = self.connection.execute("ROLLBACK", &[]).await;
+        let current = self.group.borrow().clone();
+        if current.is_some_and(|current| Rc::ptr_eq(&current, group)) {
+            self.group.borrow_mut().take();
+        }
+        trace(format_args!("GROUP {} false", group.members.get()));
+        *group.outcome.borrow_mut() = Some(Err(error.clone()));
+    }
+
     /// Commits the open group, if any, and tells its members how it went.
     async fn commit_group(&self) {
         let Some(group) = self.group.borrow_mut().take() else {
@@ -378,7 +404,23 @@ impl<D: Database> Database for Session<'_, D> {
             if matches!(*self.state.borrow(), State::Idle) {
                 self.begin().await;
             }
-            self.shared.run(sql, params).await
+            let group = match &*self.state.borrow() {
+                State::Member(_, group) => Some(group.clone()),
+                _ => None,
+            };
+            let Some(group) = group else {
+                return self.shared.run(sql, params).await;
+            };
+            // The group's transaction ended under this member: nothing more of it may run
+            // (it would autocommit, and the request answers that its writes were lost).
+            if let Some(Err(error)) = &*group.outcome.borrow() {
+                return Err(error.clone());
+            }
+            let rows = self.shared.run(sql, params).await;
+            if let Err(error) = &rows {
+                self.shared.check_group(&group, error).await;
+            }
+            rows
         })
     }
 
@@ -717,6 +759,94 @@ mod tests {
             *shared.connection().log.borrow(),
             [insert, "BEGIN IMMEDIATE", insert, insert, insert, "COMMIT"]
         );
+    }
+
+    /// A connection on which one value's insert fails the way an I/O error or a full disk
+    /// can: SQLite ends the open transaction, then answers with the error.
+    struct EndsTransactionOn {
+        db: SqliteDb,
+        value: i64,
+    }
+
+    impl Database for EndsTransactionOn {
+        fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
+            if sql.starts_with("INSERT") && params == [Value::Integer(self.value)] {
+                let _ = self.db.run("ROLLBACK", &[]);
+                return Box::pin(std::future::ready(Err(DbError::Io(
+                    "disk I/O error".into(),
+                ))));
+            }
+            self.db.execute(sql, params)
+        }
+    }
+
+    /// A write that ends the group's transaction takes the group's writes so far with it, and
+    /// every request is told the truth: a write answered as kept is in the database, and one
+    /// answered as lost is not (no later member autocommits while told its write was lost).
+    #[test]
+    fn a_write_that_ends_the_groups_transaction_ends_the_group() {
+        for failing in [2, 3, 4, 5] {
+            let db = SqliteDb::in_memory();
+            db.run("CREATE TABLE t (v INTEGER UNIQUE)", &[]).unwrap();
+            let shared = Rc::new(SharedDatabase::new(EndsTransactionOn {
+                db,
+                value: failing,
+            }));
+            let mut pool = Instance::default();
+            let told = Rc::new(RefCell::new(Vec::new()));
+            for v in 1..=6 {
+                let (shared, told) = (shared.clone(), told.clone());
+                pool.spawn(async move {
+                    let session = shared.session(false);
+                    let insert = "INSERT INTO t (v) VALUES (?1)";
+                    let first = session.execute(insert, &[Value::Integer(v)]).await;
+                    yield_now().await;
+                    // A second statement of the same request, after the failure.
+                    let second = session.execute(insert, &[Value::Integer(v * 10)]).await;
+                    let kept = session.finish().await == SessionEnd::Kept;
+                    told.borrow_mut()
+                        .push((v, kept && first.is_ok() && second.is_ok()));
+                });
+            }
+            pool.run();
+            let stored = shared
+                .connection()
+                .db
+                .run("SELECT v FROM t WHERE v < 10 ORDER BY v", &[])
+                .unwrap();
+            let mut told = told.borrow().clone();
+            told.sort();
+            let kept: Vec<_> = told
+                .iter()
+                .filter(|(_, kept)| *kept)
+                .map(|(v, _)| vec![Value::Integer(*v)])
+                .collect();
+            assert_eq!(
+                stored, kept,
+                "writes told kept, insert of {failing} failing"
+            );
+            assert!(
+                told.iter().any(|&(v, kept)| v == failing && !kept),
+                "{told:?}"
+            );
+            // The first write ran alone, before the failure: kept. Those after the group
+            // ended still run, and are kept.
+            assert!(told[0].1 && told[5].1, "{told:?}");
+            assert!(shared.group.borrow().is_none());
+            let tens = shared
+                .connection()
+                .db
+                .run(
+                    "SELECT count(*) FROM t WHERE v >= 10 AND v / 10 NOT IN (SELECT v FROM t)",
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(
+                tens,
+                [[Value::Integer(0)]],
+                "no half of a lost request stored"
+            );
+        }
     }
 
     #[test]
