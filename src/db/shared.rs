@@ -34,6 +34,7 @@
 //!
 //! A read (`GET`, `HEAD`) never joins a group: if one is open when it takes the lock, it
 //! commits it first, so it reads committed data only and never waits for writes behind it.
+//! Nor does a request whose first statement opens a transaction of its own.
 //! With no other write waiting, a write runs as before, one autocommit statement at a time.
 //!
 //! Across instances and replicas SQLite's own lock still orders the writes. There a statement
@@ -278,6 +279,12 @@ impl<D: Database> SharedDatabase<D> {
     }
 }
 
+/// Whether a statement opens a transaction or a savepoint (`BEGIN`, `SAVEPOINT`).
+fn opens_transaction(sql: &str) -> bool {
+    let first = sql.split_whitespace().next().unwrap_or_default();
+    first.eq_ignore_ascii_case("BEGIN") || first.eq_ignore_ascii_case("SAVEPOINT")
+}
+
 /// One request's use of the instance's database: see the module's documentation.
 pub struct Session<'s, D> {
     shared: &'s SharedDatabase<D>,
@@ -305,15 +312,22 @@ pub enum SessionEnd {
 }
 
 impl<D: Database> Session<'_, D> {
-    async fn begin(&self) {
+    /// Takes the connection for the request's first statement, `first`, and opens or joins a
+    /// group if the request may write.
+    async fn begin(&self, first: &str) {
         let shared = self.shared;
-        let guard = if self.read {
+        // A request that opens its own transaction (or savepoint) first asked `nested()`
+        // before it had the connection, and was told no: inside a group its `BEGIN` would
+        // fail and its `COMMIT` commit the group. It runs alone, like a read.
+        let alone = self.read || opens_transaction(first);
+        let guard = if alone {
             shared.lock.lock().await
         } else {
             shared.lock_for_write().await
         };
-        if self.read {
-            // A read sees committed data only: an open group is committed first.
+        if alone {
+            // A read sees committed data only, and a `BEGIN` cannot run inside a group's
+            // transaction: an open group is committed first.
             shared.commit_group().await;
         }
         shared.settle().await;
@@ -328,7 +342,7 @@ impl<D: Database> Session<'_, D> {
         };
         let group = match group {
             Some(group) => Some(group),
-            None if !self.read
+            None if !alone
                 && shared.waiting_writes.get() > 0
                 && shared.connection.group_commit() =>
             {
@@ -402,7 +416,7 @@ impl<D: Database> Database for Session<'_, D> {
     fn execute<'a>(&'a self, sql: &'a str, params: &'a [Value]) -> Rows<'a> {
         Box::pin(async move {
             if matches!(*self.state.borrow(), State::Idle) {
-                self.begin().await;
+                self.begin(sql).await;
             }
             let group = match &*self.state.borrow() {
                 State::Member(_, group) => Some(group.clone()),
@@ -888,6 +902,45 @@ mod tests {
             [7],
             "the acknowledged write survived the rollback"
         );
+    }
+
+    /// A request whose first statement opens its own transaction (it asked `nested()` before
+    /// it had the connection: no group then) never runs it inside a group's transaction,
+    /// where `BEGIN` fails; it runs alone, writes waiting behind it or not.
+    #[test]
+    fn a_request_that_begins_with_its_own_transaction_runs_alone() {
+        let shared = shared();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut pool = Instance::default();
+        pool.spawn(write(shared.clone(), 1, log.clone()));
+        {
+            let (shared, log) = (shared.clone(), log.clone());
+            pool.spawn(async move {
+                let session = shared.session(false);
+                assert!(!session.nested());
+                let begin = session.execute("BEGIN IMMEDIATE", &[]).await;
+                let insert = session.execute("INSERT INTO t (v) VALUES (2)", &[]).await;
+                let commit = session.execute("COMMIT", &[]).await;
+                let end = session.finish().await;
+                log.borrow_mut().push(format!(
+                    "2: {:?} {:?} {:?} {end:?}",
+                    begin.map(|_| ()),
+                    insert.map(|_| ()),
+                    commit.map(|_| ())
+                ));
+            });
+        }
+        for v in [3, 4] {
+            pool.spawn(write(shared.clone(), v, log.clone()));
+        }
+        pool.run();
+        assert!(
+            log.borrow()
+                .contains(&"2: Ok(()) Ok(()) Ok(()) Kept".to_owned()),
+            "{log:?}"
+        );
+        assert_eq!(values(&shared), [1, 2, 3, 4]);
+        assert!(!shared.in_transaction.get());
     }
 
     #[test]
