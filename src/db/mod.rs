@@ -108,6 +108,12 @@ impl DbError {
         matches!(self, Self::Io(message) if message.contains("database is locked"))
     }
 
+    /// A `BEGIN` refused because a transaction is already open on the connection ("cannot
+    /// start a transaction within a transaction"): how the guest asks SQLite whether one is.
+    pub fn transaction_open(&self) -> bool {
+        matches!(self, Self::Io(message) if message.contains("within a transaction"))
+    }
+
     /// A libSQL server aborted the statement (`SQLITE_INTERRUPT`), or the transaction it
     /// belonged to: sqld 0.24.33 rolls back a transaction that has held its write lock for 5 s
     /// while others waited, and answers its next statement `TRANSACTION_TIMEOUT`
@@ -398,6 +404,17 @@ mod tests {
             DbError::from_runtime("UNIQUE constraint failed: tasks.id".into()),
             DbError::Io(_)
         ));
+    }
+
+    #[test]
+    fn a_begin_inside_a_transaction_says_one_is_open() {
+        let db = crate::db::sqlite::SqliteDb::in_memory();
+        db.run("BEGIN", &[]).unwrap();
+        let inside = db.run("BEGIN", &[]).unwrap_err();
+        assert!(inside.transaction_open(), "{inside}");
+        db.run("ROLLBACK", &[]).unwrap();
+        let other = db.run("SELECT * FROM nowhere", &[]).unwrap_err();
+        assert!(!other.transaction_open(), "{other}");
     }
 
     #[test]

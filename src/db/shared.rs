@@ -242,11 +242,8 @@ impl<D: Database> SharedDatabase<D> {
     /// transaction. If the group's transaction is gone (or its state cannot be told), the
     /// group ends here: rolled back, every member told so, the next write starts afresh.
     async fn check_group(&self, group: &Rc<Group>, error: &DbError) {
-        let open = match self.connection.execute("BEGIN", &[]).await {
-            Err(DbError::Io(message)) => message.contains("within a transaction"),
-            _ => false,
-        };
-        if open {
+        let probe = self.connection.execute("BEGIN", &[]).await;
+        if probe.is_err_and(|error| error.transaction_open()) {
             return;
         }
         let _ = self.connection.execute("ROLLBACK", &[]).await;
@@ -281,8 +278,11 @@ impl<D: Database> SharedDatabase<D> {
 
 /// Whether a statement opens a transaction or a savepoint (`BEGIN`, `SAVEPOINT`).
 fn opens_transaction(sql: &str) -> bool {
-    let first = sql.split_whitespace().next().unwrap_or_default();
-    first.eq_ignore_ascii_case("BEGIN") || first.eq_ignore_ascii_case("SAVEPOINT")
+    transaction_effect(sql) == Some(true)
+        || sql
+            .split_whitespace()
+            .next()
+            .is_some_and(|first| first.eq_ignore_ascii_case("SAVEPOINT"))
 }
 
 /// One request's use of the instance's database: see the module's documentation.
